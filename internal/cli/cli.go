@@ -1,0 +1,56 @@
+// Package cli is the program: flags, environment, subcommands and their wiring.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// IO is what a command reads and writes; tests pass buffers.
+type IO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, io IO) int
+}
+
+func commands() []command {
+	return []command{
+		{"decode", "turn capture lines (stdin) into contract events (stdout)", runDecode},
+		{"fake-tiktok", "run a fake TikTok (web, sign server, push socket) for tests and demos", runFakeTikTok},
+		{"watch", "connect to one LIVE room and print its events as JSON lines", runWatch},
+	}
+}
+
+// Run runs the program with args (without the program name) and returns the exit code.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	sio := IO{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], sio)
+		}
+	}
+	fmt.Fprintf(stderr, "tiktok-live-server: unknown command %q (run 'tiktok-live-server help')\n", args[0])
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: tiktok-live-server <command> [flags]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nrun 'tiktok-live-server <command> -h' for a command's flags")
+}

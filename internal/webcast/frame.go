@@ -1,0 +1,95 @@
+package webcast
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
+)
+
+// Payload types of a PushFrame.
+const (
+	FrameMsg           = "msg"
+	FrameHeartbeat     = "hb"
+	FrameAck           = "ack"
+	FrameEnterRoom     = "im_enter_room"
+	FrameEnterRoomResp = "im_enter_room_resp"
+)
+
+// MaxFrameBytes bounds a decompressed payload: a frame that inflates past it is rejected, so a
+// hostile upstream cannot make us allocate without limit.
+const MaxFrameBytes = 8 << 20
+
+var gzipMagic = []byte{0x1f, 0x8b, 0x08}
+
+// DecodeFrame parses one binary WebSocket message.
+func DecodeFrame(b []byte) (*pb.PushFrame, error) {
+	f := new(pb.PushFrame)
+	if err := proto.Unmarshal(b, f); err != nil {
+		return nil, &Error{Kind: KindDecode, Op: "decode push frame", Err: err}
+	}
+	return f, nil
+}
+
+// DecodeFetchResult parses a "msg" payload, inflating it first when it is gzip (detected by its magic
+// bytes, as the JS client does, or by the compress_type header).
+func DecodeFetchResult(payload []byte) (*pb.FetchResult, error) {
+	raw, err := inflate(payload)
+	if err != nil {
+		return nil, err
+	}
+	r := new(pb.FetchResult)
+	if err := proto.Unmarshal(raw, r); err != nil {
+		return nil, &Error{Kind: KindDecode, Op: "decode fetch result", Err: err}
+	}
+	return r, nil
+}
+
+func inflate(payload []byte) ([]byte, error) {
+	if !bytes.HasPrefix(payload, gzipMagic) {
+		return payload, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(payload))
+	if err != nil {
+		return nil, &Error{Kind: KindDecode, Op: "gunzip payload", Err: err}
+	}
+	defer zr.Close()
+	out, err := io.ReadAll(io.LimitReader(zr, MaxFrameBytes+1))
+	if err != nil {
+		return nil, &Error{Kind: KindDecode, Op: "gunzip payload", Err: err}
+	}
+	if len(out) > MaxFrameBytes {
+		return nil, &Error{Kind: KindDecode, Op: "gunzip payload", Err: fmt.Errorf("inflates past %d bytes", MaxFrameBytes)}
+	}
+	return out, nil
+}
+
+// Messages turns the messages of a fetch result into Messages. history marks them all as history
+// (the initial batch of a connect).
+func Messages(r *pb.FetchResult, history bool, now time.Time) []Message {
+	out := make([]Message, 0, len(r.GetMessages()))
+	for _, w := range r.GetMessages() {
+		out = append(out, newMessageFrom(w, history, now))
+	}
+	return out
+}
+
+// EncodeFrame marshals a frame (used for the frames a client sends and by the fake upstream).
+func EncodeFrame(f *pb.PushFrame) []byte {
+	b, _ := proto.Marshal(f) // cannot fail for a well-formed generated message
+	return b
+}
+
+// Gzip compresses b (the fake upstream and tests use it; the real TikTok gzips when compress=gzip).
+func Gzip(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return buf.Bytes()
+}
