@@ -93,3 +93,17 @@ func Gzip(b []byte) []byte {
 	_ = zw.Close()
 	return buf.Bytes()
 }
+
+// EncodeEnterRoom is the payload of an "im_enter_room" frame.
+func EncodeEnterRoom(roomID uint64) []byte {
+	b, _ := proto.Marshal(&pb.EnterRoomRequest{
+		RoomId: int64(roomID), LiveId: 12, Identity: "audience", FilterWelcomeMsg: "0",
+	})
+	return b
+}
+
+// EncodeHeartbeat is the payload of an "hb" frame.
+func EncodeHeartbeat(roomID uint64, seq int64) []byte {
+	b, _ := proto.Marshal(&pb.HeartbeatRequest{RoomId: roomID, SendPacketSeqId: seq})
+	return b
+}
