@@ -7,11 +7,13 @@ package capture
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -73,9 +75,9 @@ func ParseLine(b []byte) (Line, error) {
 		if json.Unmarshal(raw.MsgID, &s) != nil {
 			s = string(raw.MsgID)
 		}
-		var id int64
-		if _, err := fmt.Sscan(s, &id); err != nil {
-			return Line{}, fmt.Errorf("%w: msgId must be an integer", ErrSyntax)
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return Line{}, fmt.Errorf("%w: msgId must be a decimal integer", ErrSyntax)
 		}
 		l.MsgID = id
 	}
@@ -84,6 +86,9 @@ func ParseLine(b []byte) (Line, error) {
 
 // Marshal encodes one line (without the newline).
 func (l Line) Marshal() []byte {
+	if l.Payload == nil {
+		l.Payload = []byte{} // "" rather than null, so the line parses back
+	}
 	b, _ := json.Marshal(l) // only strings, bytes and ints: cannot fail
 	return b
 }
@@ -92,22 +97,27 @@ func (l Line) Marshal() []byte {
 type Reader struct {
 	sc     *bufio.Scanner
 	lineNo int
+	failed bool // the scanner stopped (a line too long or a read error): nothing more to read
 }
 
 // NewReader returns a Reader over r.
 func NewReader(r io.Reader) *Reader {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes+2) // +2: the scanner counts "\r\n" against the limit
 	return &Reader{sc: sc}
 }
 
 // Next returns the next line, or io.EOF. A malformed line gives an error naming its line number;
-// the reader can go on after it.
+// the reader can go on after it. A line longer than MaxLineBytes or a read error is reported once;
+// after it Next returns io.EOF.
 func (r *Reader) Next() (Line, error) {
+	if r.failed {
+		return Line{}, io.EOF
+	}
 	for r.sc.Scan() {
 		r.lineNo++
 		b := r.sc.Bytes()
-		if len(strings.TrimSpace(string(b))) == 0 {
+		if len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
 		l, err := ParseLine(b)
@@ -117,6 +127,7 @@ func (r *Reader) Next() (Line, error) {
 		return l, nil
 	}
 	if err := r.sc.Err(); err != nil {
+		r.failed = true
 		return Line{}, fmt.Errorf("capture: line %d: %w", r.lineNo+1, err)
 	}
 	return Line{}, io.EOF
