@@ -286,7 +286,7 @@ func battleData(m *pb.LinkMicBattleMessage) BattleData {
 	if len(anchors) > 0 {
 		d.Teams = make([]BattleTeam, 0, len(anchors))
 		for _, id := range sortedKeys(anchors) {
-			d.Teams = append(d.Teams, BattleTeam{HostUserID: strconv.FormatInt(id, 10), User: userFrom(anchors[id].GetUser(), nil)})
+			d.Teams = append(d.Teams, BattleTeam{HostUserID: strconv.FormatInt(id, 10), User: battleUser(anchors[id].GetUser())})
 		}
 	}
 	return d
@@ -298,17 +298,40 @@ func armiesData(m *pb.LinkMicArmiesMessage) BattleArmiesData {
 	if len(armies) > 0 {
 		d.Teams = make([]ArmyTeam, 0, len(armies))
 		for _, id := range sortedKeys(armies) {
-			t := ArmyTeam{HostUserID: strconv.FormatInt(id, 10)}
-			for _, g := range armies[id].GetGroups() {
-				t.Points += int64(g.GetPoints())
-				for _, u := range g.GetUsers() {
-					t.Users = append(t.Users, userFrom(u, nil))
-				}
+			army := armies[id]
+			t := ArmyTeam{HostUserID: strconv.FormatInt(id, 10), Points: army.GetHostScore()}
+			var sum int64
+			for _, u := range army.GetUsers() {
+				sum += u.GetScore()
+				t.Users = append(t.Users, ArmyUser{User: armyUser(u), Score: u.GetScore()})
+			}
+			if t.Points == 0 {
+				t.Points = sum // some frames carry only the per-viewer scores
 			}
 			d.Teams = append(d.Teams, t)
 		}
 	}
 	return d
+}
+
+// battleUser and armyUser map the battle messages' own user structs to the contract's User.
+func battleUser(u *pb.BattleUser) User {
+	if u == nil {
+		return User{}
+	}
+	out := User{UniqueID: u.GetDisplayId(), Nickname: u.GetNickname(), AvatarURL: firstURL(u.GetAvatarThumb())}
+	if u.GetUserId() != 0 {
+		out.UserID = strconv.FormatInt(u.GetUserId(), 10)
+	}
+	return out
+}
+
+func armyUser(u *pb.BattleArmyUser) User {
+	out := User{Nickname: u.GetNickname(), AvatarURL: firstURL(u.GetAvatarThumb()), UserID: u.GetUserIdStr()}
+	if u.GetUserId() != 0 {
+		out.UserID = strconv.FormatInt(u.GetUserId(), 10)
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[int64]V) []int64 {

@@ -173,8 +173,14 @@ type BattleArmiesData struct {
 // ArmyTeam is one side's score and the viewers who gave it.
 type ArmyTeam struct {
 	HostUserID string `json:"hostUserId"`
-	Points     int64  `json:"points"` // the sum over the team's groups
-	Users      []User `json:"users"`  // written as [] when empty
+	Points     int64      `json:"points"` // the host's score (else the sum of the viewers' scores)
+	Users      []ArmyUser `json:"users"`  // written as [] when empty
+}
+
+// ArmyUser is a viewer who scored for a side, with their points.
+type ArmyUser struct {
+	User  User  `json:"user"`
+	Score int64 `json:"score"`
 }
 
 // LiveIntroData is the room's introduction; user is the host.
@@ -348,7 +354,14 @@ func (d BattleArmiesData) appendFields(b []byte) []byte {
 func appendArmyTeam(b []byte, t *ArmyTeam) []byte {
 	b = appendStringField(b, `{"hostUserId":`, t.HostUserID)
 	b = appendIntField(b, `,"points":`, t.Points)
-	b = appendList(b, `,"users":`, t.Users, appendUser)
+	b = appendList(b, `,"users":`, t.Users, appendArmyUser)
+	return append(b, '}')
+}
+
+func appendArmyUser(b []byte, u *ArmyUser) []byte {
+	b = append(b, `{"user":`...)
+	b = appendUser(b, &u.User)
+	b = appendIntField(b, `,"score":`, u.Score)
 	return append(b, '}')
 }
 

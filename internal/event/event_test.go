@@ -301,7 +301,9 @@ func TestEvent_ContractKeys(t *testing.T) {
 				}
 				if us, ok := obj["users"].([]any); ok {
 					for _, u := range us {
-						requireUser(t, c.name+" "+key+" users", u)
+						au := u.(map[string]any) // a scoring viewer: {user, score}
+						requireKeys(t, c.name+" "+key+" users", au, []string{"user", "score"})
+						requireUser(t, c.name+" "+key+" users", au["user"])
 					}
 				}
 			}

@@ -229,18 +229,17 @@ func Samples() []Sample {
 	})
 	add("battle", "WebcastLinkMicBattle", 18, &pb.LinkMicBattleMessage{
 		Common: common("WebcastLinkMicBattle", 18, ""), BattleId: 7311800000000000001, Action: 4,
-		Anchors: map[int64]*pb.BattleAnchor{
-			Rival().GetId(): {User: Rival()},
-			HostID:          {User: Host()},
+		Anchors: map[int64]*pb.BattleUserInfo{
+			Rival().GetId(): {User: BattleUser(Rival())},
+			HostID:          {User: BattleUser(Host())},
 		},
 	})
 	add("battle_armies", "WebcastLinkMicArmies", 19, &pb.LinkMicArmiesMessage{
 		Common: common("WebcastLinkMicArmies", 19, ""), BattleId: 7311800000000000001, BattleStatus: 1,
-		Armies: map[int64]*pb.BattleArmy{
-			Rival().GetId(): {HostUserId: Rival().GetId(), Groups: []*pb.BattleGroup{{Users: []*pb.User{Carol()}, Points: 299}}},
-			HostID: {HostUserId: HostID, Groups: []*pb.BattleGroup{
-				{Users: []*pb.User{Alice()}, Points: 5},
-				{Users: []*pb.User{Bob()}, Points: 1000},
+		Armies: map[int64]*pb.BattleTeamArmy{
+			Rival().GetId(): {HostScore: 299, Users: []*pb.BattleArmyUser{ArmyUser(Carol(), 299)}},
+			HostID: {HostScore: 1005, AnchorIdStr: "6900000000000000001", Users: []*pb.BattleArmyUser{
+				ArmyUser(Alice(), 5), ArmyUser(Bob(), 1000),
 			}},
 		},
 		FromUserId: 7098765432109876543, GiftId: 11046, GiftCount: 1, TotalDiamondCount: 1000,
@@ -269,4 +268,14 @@ func Samples() []Sample {
 	corrupt = corrupt[:40]
 	out = append(out, Sample{Name: "corrupt", Method: "WebcastGiftMessage", MsgID: 7311500000000000024, Raw: corrupt})
 	return out
+}
+
+// BattleUser is u as the battle message's host struct.
+func BattleUser(u *pb.User) *pb.BattleUser {
+	return &pb.BattleUser{UserId: u.GetId(), Nickname: u.GetNickname(), AvatarThumb: u.GetAvatarThumb(), DisplayId: u.GetUniqueId()}
+}
+
+// ArmyUser is u as a battle army's viewer struct with a score.
+func ArmyUser(u *pb.User, score int64) *pb.BattleArmyUser {
+	return &pb.BattleArmyUser{UserId: u.GetId(), Score: score, Nickname: u.GetNickname(), AvatarThumb: u.GetAvatarThumb()}
 }

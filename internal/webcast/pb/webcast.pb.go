@@ -3438,11 +3438,13 @@ func (x *LiveIntroMessage) GetLanguage() string {
 
 // WebcastLinkMicBattle
 type LinkMicBattleMessage struct {
-	state         protoimpl.MessageState  `protogen:"open.v1"`
-	Common        *MessageCommon          `protobuf:"bytes,1,opt,name=common,proto3" json:"common,omitempty"`
-	BattleId      int64                   `protobuf:"varint,2,opt,name=battle_id,json=battleId,proto3" json:"battle_id,omitempty"`
-	Action        int32                   `protobuf:"varint,4,opt,name=action,proto3" json:"action,omitempty"`                                                                              // 1 invite ... 4 open, 5 finish, 6 cut short
-	Anchors       map[int64]*BattleAnchor `protobuf:"bytes,10,rep,name=anchors,proto3" json:"anchors,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // keyed by the host's user id
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Common   *MessageCommon         `protobuf:"bytes,1,opt,name=common,proto3" json:"common,omitempty"`
+	BattleId int64                  `protobuf:"varint,2,opt,name=battle_id,json=battleId,proto3" json:"battle_id,omitempty"`
+	Action   int32                  `protobuf:"varint,4,opt,name=action,proto3" json:"action,omitempty"` // 1 invite ... 4 open, 5 finish, 6 cut short
+	// The per-host values are battle-specific user structs, not User: the real clients fail to decode
+	// a User in their place.
+	Anchors       map[int64]*BattleUserInfo `protobuf:"bytes,10,rep,name=anchors,proto3" json:"anchors,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // keyed by the host's user id
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3498,34 +3500,34 @@ func (x *LinkMicBattleMessage) GetAction() int32 {
 	return 0
 }
 
-func (x *LinkMicBattleMessage) GetAnchors() map[int64]*BattleAnchor {
+func (x *LinkMicBattleMessage) GetAnchors() map[int64]*BattleUserInfo {
 	if x != nil {
 		return x.Anchors
 	}
 	return nil
 }
 
-type BattleAnchor struct {
+type BattleUserInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	User          *BattleUser            `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *BattleAnchor) Reset() {
-	*x = BattleAnchor{}
+func (x *BattleUserInfo) Reset() {
+	*x = BattleUserInfo{}
 	mi := &file_webcast_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *BattleAnchor) String() string {
+func (x *BattleUserInfo) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*BattleAnchor) ProtoMessage() {}
+func (*BattleUserInfo) ProtoMessage() {}
 
-func (x *BattleAnchor) ProtoReflect() protoreflect.Message {
+func (x *BattleUserInfo) ProtoReflect() protoreflect.Message {
 	mi := &file_webcast_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -3537,38 +3539,106 @@ func (x *BattleAnchor) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use BattleAnchor.ProtoReflect.Descriptor instead.
-func (*BattleAnchor) Descriptor() ([]byte, []int) {
+// Deprecated: Use BattleUserInfo.ProtoReflect.Descriptor instead.
+func (*BattleUserInfo) Descriptor() ([]byte, []int) {
 	return file_webcast_proto_rawDescGZIP(), []int{41}
 }
 
-func (x *BattleAnchor) GetUser() *User {
+func (x *BattleUserInfo) GetUser() *BattleUser {
 	if x != nil {
 		return x.User
 	}
 	return nil
 }
 
+type BattleUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Nickname      string                 `protobuf:"bytes,2,opt,name=nickname,proto3" json:"nickname,omitempty"`
+	AvatarThumb   *Image                 `protobuf:"bytes,3,opt,name=avatar_thumb,json=avatarThumb,proto3" json:"avatar_thumb,omitempty"`
+	DisplayId     string                 `protobuf:"bytes,4,opt,name=display_id,json=displayId,proto3" json:"display_id,omitempty"` // the @handle
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BattleUser) Reset() {
+	*x = BattleUser{}
+	mi := &file_webcast_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BattleUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BattleUser) ProtoMessage() {}
+
+func (x *BattleUser) ProtoReflect() protoreflect.Message {
+	mi := &file_webcast_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BattleUser.ProtoReflect.Descriptor instead.
+func (*BattleUser) Descriptor() ([]byte, []int) {
+	return file_webcast_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *BattleUser) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *BattleUser) GetNickname() string {
+	if x != nil {
+		return x.Nickname
+	}
+	return ""
+}
+
+func (x *BattleUser) GetAvatarThumb() *Image {
+	if x != nil {
+		return x.AvatarThumb
+	}
+	return nil
+}
+
+func (x *BattleUser) GetDisplayId() string {
+	if x != nil {
+		return x.DisplayId
+	}
+	return ""
+}
+
 // WebcastLinkMicArmies
 type LinkMicArmiesMessage struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	Common            *MessageCommon         `protobuf:"bytes,1,opt,name=common,proto3" json:"common,omitempty"`
-	BattleId          int64                  `protobuf:"varint,2,opt,name=battle_id,json=battleId,proto3" json:"battle_id,omitempty"`
-	Armies            map[int64]*BattleArmy  `protobuf:"bytes,3,rep,name=armies,proto3" json:"armies,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // keyed by the host's user id
-	ChannelId         int64                  `protobuf:"varint,4,opt,name=channel_id,json=channelId,proto3" json:"channel_id,omitempty"`
-	BattleStatus      int32                  `protobuf:"varint,7,opt,name=battle_status,json=battleStatus,proto3" json:"battle_status,omitempty"`
-	FromUserId        int64                  `protobuf:"varint,8,opt,name=from_user_id,json=fromUserId,proto3" json:"from_user_id,omitempty"`
-	GiftId            int64                  `protobuf:"varint,9,opt,name=gift_id,json=giftId,proto3" json:"gift_id,omitempty"`
-	GiftCount         int32                  `protobuf:"varint,10,opt,name=gift_count,json=giftCount,proto3" json:"gift_count,omitempty"`
-	TotalDiamondCount int32                  `protobuf:"varint,12,opt,name=total_diamond_count,json=totalDiamondCount,proto3" json:"total_diamond_count,omitempty"`
-	RepeatCount       int32                  `protobuf:"varint,13,opt,name=repeat_count,json=repeatCount,proto3" json:"repeat_count,omitempty"`
+	state             protoimpl.MessageState    `protogen:"open.v1"`
+	Common            *MessageCommon            `protobuf:"bytes,1,opt,name=common,proto3" json:"common,omitempty"`
+	BattleId          int64                     `protobuf:"varint,2,opt,name=battle_id,json=battleId,proto3" json:"battle_id,omitempty"`
+	Armies            map[int64]*BattleTeamArmy `protobuf:"bytes,3,rep,name=armies,proto3" json:"armies,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // keyed by the host's user id
+	ChannelId         int64                     `protobuf:"varint,4,opt,name=channel_id,json=channelId,proto3" json:"channel_id,omitempty"`
+	BattleStatus      int32                     `protobuf:"varint,7,opt,name=battle_status,json=battleStatus,proto3" json:"battle_status,omitempty"`
+	FromUserId        int64                     `protobuf:"varint,8,opt,name=from_user_id,json=fromUserId,proto3" json:"from_user_id,omitempty"`
+	GiftId            int64                     `protobuf:"varint,9,opt,name=gift_id,json=giftId,proto3" json:"gift_id,omitempty"`
+	GiftCount         int32                     `protobuf:"varint,10,opt,name=gift_count,json=giftCount,proto3" json:"gift_count,omitempty"`
+	TotalDiamondCount int32                     `protobuf:"varint,12,opt,name=total_diamond_count,json=totalDiamondCount,proto3" json:"total_diamond_count,omitempty"`
+	RepeatCount       int32                     `protobuf:"varint,13,opt,name=repeat_count,json=repeatCount,proto3" json:"repeat_count,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
 
 func (x *LinkMicArmiesMessage) Reset() {
 	*x = LinkMicArmiesMessage{}
-	mi := &file_webcast_proto_msgTypes[42]
+	mi := &file_webcast_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3580,7 +3650,7 @@ func (x *LinkMicArmiesMessage) String() string {
 func (*LinkMicArmiesMessage) ProtoMessage() {}
 
 func (x *LinkMicArmiesMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_webcast_proto_msgTypes[42]
+	mi := &file_webcast_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3593,7 +3663,7 @@ func (x *LinkMicArmiesMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkMicArmiesMessage.ProtoReflect.Descriptor instead.
 func (*LinkMicArmiesMessage) Descriptor() ([]byte, []int) {
-	return file_webcast_proto_rawDescGZIP(), []int{42}
+	return file_webcast_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *LinkMicArmiesMessage) GetCommon() *MessageCommon {
@@ -3610,7 +3680,7 @@ func (x *LinkMicArmiesMessage) GetBattleId() int64 {
 	return 0
 }
 
-func (x *LinkMicArmiesMessage) GetArmies() map[int64]*BattleArmy {
+func (x *LinkMicArmiesMessage) GetArmies() map[int64]*BattleTeamArmy {
 	if x != nil {
 		return x.Armies
 	}
@@ -3666,80 +3736,29 @@ func (x *LinkMicArmiesMessage) GetRepeatCount() int32 {
 	return 0
 }
 
-type BattleArmy struct {
+type BattleTeamArmy struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	HostUserId    int64                  `protobuf:"varint,1,opt,name=host_user_id,json=hostUserId,proto3" json:"host_user_id,omitempty"`
-	Groups        []*BattleGroup         `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	Users         []*BattleArmyUser      `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"` // the viewers who scored for this host
+	HostScore     int64                  `protobuf:"varint,2,opt,name=host_score,json=hostScore,proto3" json:"host_score,omitempty"`
+	AnchorIdStr   string                 `protobuf:"bytes,3,opt,name=anchor_id_str,json=anchorIdStr,proto3" json:"anchor_id_str,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *BattleArmy) Reset() {
-	*x = BattleArmy{}
-	mi := &file_webcast_proto_msgTypes[43]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BattleArmy) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BattleArmy) ProtoMessage() {}
-
-func (x *BattleArmy) ProtoReflect() protoreflect.Message {
-	mi := &file_webcast_proto_msgTypes[43]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BattleArmy.ProtoReflect.Descriptor instead.
-func (*BattleArmy) Descriptor() ([]byte, []int) {
-	return file_webcast_proto_rawDescGZIP(), []int{43}
-}
-
-func (x *BattleArmy) GetHostUserId() int64 {
-	if x != nil {
-		return x.HostUserId
-	}
-	return 0
-}
-
-func (x *BattleArmy) GetGroups() []*BattleGroup {
-	if x != nil {
-		return x.Groups
-	}
-	return nil
-}
-
-type BattleGroup struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Users         []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
-	Points        int32                  `protobuf:"varint,2,opt,name=points,proto3" json:"points,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BattleGroup) Reset() {
-	*x = BattleGroup{}
+func (x *BattleTeamArmy) Reset() {
+	*x = BattleTeamArmy{}
 	mi := &file_webcast_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *BattleGroup) String() string {
+func (x *BattleTeamArmy) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*BattleGroup) ProtoMessage() {}
+func (*BattleTeamArmy) ProtoMessage() {}
 
-func (x *BattleGroup) ProtoReflect() protoreflect.Message {
+func (x *BattleTeamArmy) ProtoReflect() protoreflect.Message {
 	mi := &file_webcast_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -3751,23 +3770,114 @@ func (x *BattleGroup) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use BattleGroup.ProtoReflect.Descriptor instead.
-func (*BattleGroup) Descriptor() ([]byte, []int) {
+// Deprecated: Use BattleTeamArmy.ProtoReflect.Descriptor instead.
+func (*BattleTeamArmy) Descriptor() ([]byte, []int) {
 	return file_webcast_proto_rawDescGZIP(), []int{44}
 }
 
-func (x *BattleGroup) GetUsers() []*User {
+func (x *BattleTeamArmy) GetUsers() []*BattleArmyUser {
 	if x != nil {
 		return x.Users
 	}
 	return nil
 }
 
-func (x *BattleGroup) GetPoints() int32 {
+func (x *BattleTeamArmy) GetHostScore() int64 {
 	if x != nil {
-		return x.Points
+		return x.HostScore
 	}
 	return 0
+}
+
+func (x *BattleTeamArmy) GetAnchorIdStr() string {
+	if x != nil {
+		return x.AnchorIdStr
+	}
+	return ""
+}
+
+type BattleArmyUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Score         int64                  `protobuf:"varint,2,opt,name=score,proto3" json:"score,omitempty"`
+	Nickname      string                 `protobuf:"bytes,3,opt,name=nickname,proto3" json:"nickname,omitempty"`
+	AvatarThumb   *Image                 `protobuf:"bytes,4,opt,name=avatar_thumb,json=avatarThumb,proto3" json:"avatar_thumb,omitempty"`
+	DiamondScore  int64                  `protobuf:"varint,5,opt,name=diamond_score,json=diamondScore,proto3" json:"diamond_score,omitempty"`
+	UserIdStr     string                 `protobuf:"bytes,6,opt,name=user_id_str,json=userIdStr,proto3" json:"user_id_str,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BattleArmyUser) Reset() {
+	*x = BattleArmyUser{}
+	mi := &file_webcast_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BattleArmyUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BattleArmyUser) ProtoMessage() {}
+
+func (x *BattleArmyUser) ProtoReflect() protoreflect.Message {
+	mi := &file_webcast_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BattleArmyUser.ProtoReflect.Descriptor instead.
+func (*BattleArmyUser) Descriptor() ([]byte, []int) {
+	return file_webcast_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *BattleArmyUser) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *BattleArmyUser) GetScore() int64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *BattleArmyUser) GetNickname() string {
+	if x != nil {
+		return x.Nickname
+	}
+	return ""
+}
+
+func (x *BattleArmyUser) GetAvatarThumb() *Image {
+	if x != nil {
+		return x.AvatarThumb
+	}
+	return nil
+}
+
+func (x *BattleArmyUser) GetDiamondScore() int64 {
+	if x != nil {
+		return x.DiamondScore
+	}
+	return 0
+}
+
+func (x *BattleArmyUser) GetUserIdStr() string {
+	if x != nil {
+		return x.UserIdStr
+	}
+	return ""
 }
 
 var File_webcast_proto protoreflect.FileDescriptor
@@ -4101,18 +4211,25 @@ const file_webcast_proto_rawDesc = "" +
 	"\x04host\x18\x05 \x01(\v2\x18.tiktoklive.webcast.UserR\x04host\x12\x1d\n" +
 	"\n" +
 	"intro_mode\x18\x06 \x01(\x05R\tintroMode\x12\x1a\n" +
-	"\blanguage\x18\b \x01(\tR\blanguage\"\xb5\x02\n" +
+	"\blanguage\x18\b \x01(\tR\blanguage\"\xb7\x02\n" +
 	"\x14LinkMicBattleMessage\x129\n" +
 	"\x06common\x18\x01 \x01(\v2!.tiktoklive.webcast.MessageCommonR\x06common\x12\x1b\n" +
 	"\tbattle_id\x18\x02 \x01(\x03R\bbattleId\x12\x16\n" +
 	"\x06action\x18\x04 \x01(\x05R\x06action\x12O\n" +
 	"\aanchors\x18\n" +
-	" \x03(\v25.tiktoklive.webcast.LinkMicBattleMessage.AnchorsEntryR\aanchors\x1a\\\n" +
+	" \x03(\v25.tiktoklive.webcast.LinkMicBattleMessage.AnchorsEntryR\aanchors\x1a^\n" +
 	"\fAnchorsEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\x03R\x03key\x126\n" +
-	"\x05value\x18\x02 \x01(\v2 .tiktoklive.webcast.BattleAnchorR\x05value:\x028\x01\"<\n" +
-	"\fBattleAnchor\x12,\n" +
-	"\x04user\x18\x01 \x01(\v2\x18.tiktoklive.webcast.UserR\x04user\"\x88\x04\n" +
+	"\x03key\x18\x01 \x01(\x03R\x03key\x128\n" +
+	"\x05value\x18\x02 \x01(\v2\".tiktoklive.webcast.BattleUserInfoR\x05value:\x028\x01\"D\n" +
+	"\x0eBattleUserInfo\x122\n" +
+	"\x04user\x18\x01 \x01(\v2\x1e.tiktoklive.webcast.BattleUserR\x04user\"\x9e\x01\n" +
+	"\n" +
+	"BattleUser\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12\x1a\n" +
+	"\bnickname\x18\x02 \x01(\tR\bnickname\x12<\n" +
+	"\favatar_thumb\x18\x03 \x01(\v2\x19.tiktoklive.webcast.ImageR\vavatarThumb\x12\x1d\n" +
+	"\n" +
+	"display_id\x18\x04 \x01(\tR\tdisplayId\"\x8c\x04\n" +
 	"\x14LinkMicArmiesMessage\x129\n" +
 	"\x06common\x18\x01 \x01(\v2!.tiktoklive.webcast.MessageCommonR\x06common\x12\x1b\n" +
 	"\tbattle_id\x18\x02 \x01(\x03R\bbattleId\x12L\n" +
@@ -4127,18 +4244,22 @@ const file_webcast_proto_rawDesc = "" +
 	"gift_count\x18\n" +
 	" \x01(\x05R\tgiftCount\x12.\n" +
 	"\x13total_diamond_count\x18\f \x01(\x05R\x11totalDiamondCount\x12!\n" +
-	"\frepeat_count\x18\r \x01(\x05R\vrepeatCount\x1aY\n" +
+	"\frepeat_count\x18\r \x01(\x05R\vrepeatCount\x1a]\n" +
 	"\vArmiesEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\x03R\x03key\x124\n" +
-	"\x05value\x18\x02 \x01(\v2\x1e.tiktoklive.webcast.BattleArmyR\x05value:\x028\x01\"g\n" +
+	"\x03key\x18\x01 \x01(\x03R\x03key\x128\n" +
+	"\x05value\x18\x02 \x01(\v2\".tiktoklive.webcast.BattleTeamArmyR\x05value:\x028\x01\"\x8d\x01\n" +
+	"\x0eBattleTeamArmy\x128\n" +
+	"\x05users\x18\x01 \x03(\v2\".tiktoklive.webcast.BattleArmyUserR\x05users\x12\x1d\n" +
 	"\n" +
-	"BattleArmy\x12 \n" +
-	"\fhost_user_id\x18\x01 \x01(\x03R\n" +
-	"hostUserId\x127\n" +
-	"\x06groups\x18\x02 \x03(\v2\x1f.tiktoklive.webcast.BattleGroupR\x06groups\"U\n" +
-	"\vBattleGroup\x12.\n" +
-	"\x05users\x18\x01 \x03(\v2\x18.tiktoklive.webcast.UserR\x05users\x12\x16\n" +
-	"\x06points\x18\x02 \x01(\x05R\x06pointsBFZDgithub.com/tiktok-live-server/tiktok-live-server/internal/webcast/pbb\x06proto3"
+	"host_score\x18\x02 \x01(\x03R\thostScore\x12\"\n" +
+	"\ranchor_id_str\x18\x03 \x01(\tR\vanchorIdStr\"\xde\x01\n" +
+	"\x0eBattleArmyUser\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12\x14\n" +
+	"\x05score\x18\x02 \x01(\x03R\x05score\x12\x1a\n" +
+	"\bnickname\x18\x03 \x01(\tR\bnickname\x12<\n" +
+	"\favatar_thumb\x18\x04 \x01(\v2\x19.tiktoklive.webcast.ImageR\vavatarThumb\x12#\n" +
+	"\rdiamond_score\x18\x05 \x01(\x03R\fdiamondScore\x12\x1e\n" +
+	"\vuser_id_str\x18\x06 \x01(\tR\tuserIdStrBFZDgithub.com/tiktok-live-server/tiktok-live-server/internal/webcast/pbb\x06proto3"
 
 var (
 	file_webcast_proto_rawDescOnce sync.Once
@@ -4152,7 +4273,7 @@ func file_webcast_proto_rawDescGZIP() []byte {
 	return file_webcast_proto_rawDescData
 }
 
-var file_webcast_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_webcast_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_webcast_proto_goTypes = []any{
 	(*PushFrame)(nil),            // 0: tiktoklive.webcast.PushFrame
 	(*FetchResult)(nil),          // 1: tiktoklive.webcast.FetchResult
@@ -4195,19 +4316,20 @@ var file_webcast_proto_goTypes = []any{
 	(*EnvelopeInfo)(nil),         // 38: tiktoklive.webcast.EnvelopeInfo
 	(*LiveIntroMessage)(nil),     // 39: tiktoklive.webcast.LiveIntroMessage
 	(*LinkMicBattleMessage)(nil), // 40: tiktoklive.webcast.LinkMicBattleMessage
-	(*BattleAnchor)(nil),         // 41: tiktoklive.webcast.BattleAnchor
-	(*LinkMicArmiesMessage)(nil), // 42: tiktoklive.webcast.LinkMicArmiesMessage
-	(*BattleArmy)(nil),           // 43: tiktoklive.webcast.BattleArmy
-	(*BattleGroup)(nil),          // 44: tiktoklive.webcast.BattleGroup
-	nil,                          // 45: tiktoklive.webcast.PushFrame.HeadersEntry
-	nil,                          // 46: tiktoklive.webcast.FetchResult.WsParamsEntry
-	nil,                          // 47: tiktoklive.webcast.LinkMicBattleMessage.AnchorsEntry
-	nil,                          // 48: tiktoklive.webcast.LinkMicArmiesMessage.ArmiesEntry
+	(*BattleUserInfo)(nil),       // 41: tiktoklive.webcast.BattleUserInfo
+	(*BattleUser)(nil),           // 42: tiktoklive.webcast.BattleUser
+	(*LinkMicArmiesMessage)(nil), // 43: tiktoklive.webcast.LinkMicArmiesMessage
+	(*BattleTeamArmy)(nil),       // 44: tiktoklive.webcast.BattleTeamArmy
+	(*BattleArmyUser)(nil),       // 45: tiktoklive.webcast.BattleArmyUser
+	nil,                          // 46: tiktoklive.webcast.PushFrame.HeadersEntry
+	nil,                          // 47: tiktoklive.webcast.FetchResult.WsParamsEntry
+	nil,                          // 48: tiktoklive.webcast.LinkMicBattleMessage.AnchorsEntry
+	nil,                          // 49: tiktoklive.webcast.LinkMicArmiesMessage.ArmiesEntry
 }
 var file_webcast_proto_depIdxs = []int32{
-	45, // 0: tiktoklive.webcast.PushFrame.headers:type_name -> tiktoklive.webcast.PushFrame.HeadersEntry
+	46, // 0: tiktoklive.webcast.PushFrame.headers:type_name -> tiktoklive.webcast.PushFrame.HeadersEntry
 	2,  // 1: tiktoklive.webcast.FetchResult.messages:type_name -> tiktoklive.webcast.WireMessage
-	46, // 2: tiktoklive.webcast.FetchResult.ws_params:type_name -> tiktoklive.webcast.FetchResult.WsParamsEntry
+	47, // 2: tiktoklive.webcast.FetchResult.ws_params:type_name -> tiktoklive.webcast.FetchResult.WsParamsEntry
 	6,  // 3: tiktoklive.webcast.MessageCommon.display_text:type_name -> tiktoklive.webcast.Text
 	7,  // 4: tiktoklive.webcast.Text.default_format:type_name -> tiktoklive.webcast.TextFormat
 	8,  // 5: tiktoklive.webcast.Text.pieces:type_name -> tiktoklive.webcast.TextPiece
@@ -4268,19 +4390,20 @@ var file_webcast_proto_depIdxs = []int32{
 	5,  // 60: tiktoklive.webcast.LiveIntroMessage.common:type_name -> tiktoklive.webcast.MessageCommon
 	13, // 61: tiktoklive.webcast.LiveIntroMessage.host:type_name -> tiktoklive.webcast.User
 	5,  // 62: tiktoklive.webcast.LinkMicBattleMessage.common:type_name -> tiktoklive.webcast.MessageCommon
-	47, // 63: tiktoklive.webcast.LinkMicBattleMessage.anchors:type_name -> tiktoklive.webcast.LinkMicBattleMessage.AnchorsEntry
-	13, // 64: tiktoklive.webcast.BattleAnchor.user:type_name -> tiktoklive.webcast.User
-	5,  // 65: tiktoklive.webcast.LinkMicArmiesMessage.common:type_name -> tiktoklive.webcast.MessageCommon
-	48, // 66: tiktoklive.webcast.LinkMicArmiesMessage.armies:type_name -> tiktoklive.webcast.LinkMicArmiesMessage.ArmiesEntry
-	44, // 67: tiktoklive.webcast.BattleArmy.groups:type_name -> tiktoklive.webcast.BattleGroup
-	13, // 68: tiktoklive.webcast.BattleGroup.users:type_name -> tiktoklive.webcast.User
-	41, // 69: tiktoklive.webcast.LinkMicBattleMessage.AnchorsEntry.value:type_name -> tiktoklive.webcast.BattleAnchor
-	43, // 70: tiktoklive.webcast.LinkMicArmiesMessage.ArmiesEntry.value:type_name -> tiktoklive.webcast.BattleArmy
-	71, // [71:71] is the sub-list for method output_type
-	71, // [71:71] is the sub-list for method input_type
-	71, // [71:71] is the sub-list for extension type_name
-	71, // [71:71] is the sub-list for extension extendee
-	0,  // [0:71] is the sub-list for field type_name
+	48, // 63: tiktoklive.webcast.LinkMicBattleMessage.anchors:type_name -> tiktoklive.webcast.LinkMicBattleMessage.AnchorsEntry
+	42, // 64: tiktoklive.webcast.BattleUserInfo.user:type_name -> tiktoklive.webcast.BattleUser
+	12, // 65: tiktoklive.webcast.BattleUser.avatar_thumb:type_name -> tiktoklive.webcast.Image
+	5,  // 66: tiktoklive.webcast.LinkMicArmiesMessage.common:type_name -> tiktoklive.webcast.MessageCommon
+	49, // 67: tiktoklive.webcast.LinkMicArmiesMessage.armies:type_name -> tiktoklive.webcast.LinkMicArmiesMessage.ArmiesEntry
+	45, // 68: tiktoklive.webcast.BattleTeamArmy.users:type_name -> tiktoklive.webcast.BattleArmyUser
+	12, // 69: tiktoklive.webcast.BattleArmyUser.avatar_thumb:type_name -> tiktoklive.webcast.Image
+	41, // 70: tiktoklive.webcast.LinkMicBattleMessage.AnchorsEntry.value:type_name -> tiktoklive.webcast.BattleUserInfo
+	44, // 71: tiktoklive.webcast.LinkMicArmiesMessage.ArmiesEntry.value:type_name -> tiktoklive.webcast.BattleTeamArmy
+	72, // [72:72] is the sub-list for method output_type
+	72, // [72:72] is the sub-list for method input_type
+	72, // [72:72] is the sub-list for extension type_name
+	72, // [72:72] is the sub-list for extension extendee
+	0,  // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_webcast_proto_init() }
@@ -4294,7 +4417,7 @@ func file_webcast_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_webcast_proto_rawDesc), len(file_webcast_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   49,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
