@@ -172,7 +172,7 @@ type BattleArmiesData struct {
 
 // ArmyTeam is one side's score and the viewers who gave it.
 type ArmyTeam struct {
-	HostUserID string `json:"hostUserId"`
+	HostUserID string     `json:"hostUserId"`
 	Points     int64      `json:"points"` // the host's score (else the sum of the viewers' scores)
 	Users      []ArmyUser `json:"users"`  // written as [] when empty
 }
