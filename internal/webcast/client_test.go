@@ -423,8 +423,12 @@ func TestSession_Run_Faults(t *testing.T) {
 			cancel, done := runSession(s, col)
 			defer cancel()
 			first := fake.Inject(user, webcast.MethodChat, chat("before the fault"))
-			if m := col.next(t); m.MsgID != first {
-				t.Fatalf("first message #%d, want #%d", m.MsgID, first)
+			// An abrupt close may reset the connection before the frame sent just ahead of it is
+			// read (the kernel drops it with the RST), so only the surviving cases wait for it.
+			if tt.frameErrs || tt.runErr == webcast.ErrStreamEnded {
+				if m := col.next(t); m.MsgID != first {
+					t.Fatalf("first message #%d, want #%d", m.MsgID, first)
+				}
 			}
 			if tt.frameErrs {
 				select {
