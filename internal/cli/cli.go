@@ -3,6 +3,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 )
@@ -53,4 +55,21 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nrun 'tiktok-live-server <command> -h' for a command's flags")
+}
+
+// parseFlags parses a command's flags, which take no positional arguments unless maxArgs > 0.
+// When it returns ok == false the command exits with code: 0 for -h, 2 for a usage error.
+func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if fs.NArg() > maxArgs {
+		fmt.Fprintf(fs.Output(), "%s: unexpected arguments %q\n", fs.Name(), fs.Args()[maxArgs:])
+		fs.Usage()
+		return 2, false
+	}
+	return 0, true
 }

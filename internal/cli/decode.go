@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,15 +26,8 @@ func runDecode(ctx context.Context, args []string, sio IO) int {
 		fmt.Fprintln(fs.Output(), "Blank lines are skipped; bad lines never stop it.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(sio.Stderr, "decode: unexpected argument %q (input comes from standard input)\n", fs.Arg(0))
-		return 2
+	if code, ok := parseFlags(fs, args, 0); !ok {
+		return code // input comes from standard input, never from arguments
 	}
 	room := event.Room{Username: strings.TrimPrefix(*username, "@")}
 	if err := decodeStream(ctx, sio.Stdin, sio.Stdout, room, time.Now); err != nil {

@@ -201,7 +201,7 @@ func TestRunDecode(t *testing.T) {
 		{name: "username", args: []string{"--username", "@streamer"}, wantCode: 0, wantOut: []string{`"type":"gift","username":"streamer"`, `"type":"error","username":"streamer"`}},
 		{name: "help", args: []string{"-h"}, wantCode: 0, wantErr: "usage: tiktok-live-server decode"},
 		{name: "unknown flag", args: []string{"--nope"}, wantCode: 2, wantErr: "flag provided but not defined"},
-		{name: "argument", args: []string{"file.jsonl"}, wantCode: 2, wantErr: `unexpected argument "file.jsonl"`},
+		{name: "argument", args: []string{"file.jsonl"}, wantCode: 2, wantErr: `unexpected arguments ["file.jsonl"]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -56,8 +56,8 @@ func runWatch(ctx context.Context, args []string, sio IO) int {
 		fmt.Fprintln(sio.Stderr, "usage: tiktok-live-server watch [flags] USER\n\nUSER is name, @name or https://www.tiktok.com/@name/live. Flags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, 1); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
