@@ -52,9 +52,9 @@ func TestRun_Usage(t *testing.T) {
 		{[]string{"help"}, 0},
 		{[]string{"--help"}, 0},
 		{[]string{"bogus"}, 2},
-		{[]string{"watch"}, 2},                                     // no user
-		{[]string{"watch", "a", "b"}, 2},                           // two users
-		{[]string{"watch", "-h"}, 0},                               // help is not an error
+		{[]string{"watch"}, 2},           // no user
+		{[]string{"watch", "a", "b"}, 2}, // two users
+		{[]string{"watch", "-h"}, 0},     // help is not an error
 		{[]string{"watch", "--sign-route", "nope", "streamer"}, 2}, // bad route
 		{[]string{"fake-tiktok", "extra"}, 2},
 		{[]string{"fake-tiktok", "--fault", "streamer=bogus"}, 2},
@@ -110,7 +110,9 @@ func TestRunWatch_Demo(t *testing.T) {
 	defer cancel()
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- Run(ctx, []string{"watch", "--demo", "streamer"}, strings.NewReader(""), &out, &errOut) }()
+	go func() {
+		done <- Run(ctx, []string{"watch", "--demo", "streamer"}, strings.NewReader(""), &out, &errOut)
+	}()
 	pollFor(t, "chat and gift events", func() bool {
 		s := out.String()
 		return strings.Contains(s, `"type":"chat"`) && strings.Contains(s, `"type":"gift"`)
