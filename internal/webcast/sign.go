@@ -58,6 +58,26 @@ type EulerSigner struct {
 	HTTPClient *http.Client
 }
 
+// String describes the signer without its API key, so a %v in a log line cannot leak it.
+func (s *EulerSigner) String() string {
+	key := "none"
+	if s.APIKey != "" {
+		key = "set"
+	}
+	return fmt.Sprintf("EulerSigner{BaseURL: %s, Route: %s, APIKey: %s}", orDefault(s.BaseURL, DefaultSignURL), orDefault(string(s.Route), string(RouteConnect)), key)
+}
+
+// GoString keeps %#v from printing the key too.
+func (s *EulerSigner) GoString() string { return s.String() }
+
+// redact removes the API key from text the sign server sent back, in case it echoes the request.
+func (s *EulerSigner) redact(text string) string {
+	if s.APIKey == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, s.APIKey, "[redacted]")
+}
+
 // Sign calls the sign server once. Errors: ErrSignRateLimited (with RetryAt), ErrSignPayment,
 // ErrSignStatus, ErrSignMissingCookie, ErrSignEmpty, ErrBadResponse, ErrNetwork.
 func (s *EulerSigner) Sign(ctx context.Context, req SignRequest) (*SignResult, error) {
@@ -115,16 +135,16 @@ func (s *EulerSigner) Sign(ctx context.Context, req SignRequest) (*SignResult, e
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return nil, &Error{Kind: KindSignRateLimited, Op: op, Status: resp.StatusCode, Detail: signMessage(body),
+		return nil, &Error{Kind: KindSignRateLimited, Op: op, Status: resp.StatusCode, Detail: s.redact(signMessage(body)),
 			RetryAt: retryAt(resp.Header, time.Now()), Hint: "the sign server's quota is used up; wait until retryAt or raise the plan"}
 	case resp.StatusCode == http.StatusPaymentRequired:
-		return nil, &Error{Kind: KindSignPayment, Op: op, Status: resp.StatusCode, Detail: signMessage(body),
+		return nil, &Error{Kind: KindSignPayment, Op: op, Status: resp.StatusCode, Detail: s.redact(signMessage(body)),
 			Hint: "this sign server plan does not include the feature; check the API key's plan"}
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return nil, &Error{Kind: KindSignStatus, Op: op, Status: resp.StatusCode, Detail: signMessage(body),
+		return nil, &Error{Kind: KindSignStatus, Op: op, Status: resp.StatusCode, Detail: s.redact(signMessage(body)),
 			Hint: "check the sign API key (--sign-api-key or SIGN_API_KEY)"}
 	case resp.StatusCode != http.StatusOK:
-		return nil, &Error{Kind: KindSignStatus, Op: op, Status: resp.StatusCode, Detail: signMessage(body),
+		return nil, &Error{Kind: KindSignStatus, Op: op, Status: resp.StatusCode, Detail: s.redact(signMessage(body)),
 			Hint: "the sign server failed; it is retried with backoff"}
 	}
 	cookieHeader := resp.Header.Get("X-Set-TT-Cookie")

@@ -1,7 +1,9 @@
 package webcast
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,6 +55,16 @@ func TestParseCookies(t *testing.T) {
 			if got[k] != v {
 				t.Errorf("parseCookies(%q)[%s] = %q, want %q", tt.in, k, got[k], v)
 			}
+		}
+	}
+}
+
+func TestEulerSigner_String(t *testing.T) {
+	const key = "sk_live_very_secret_1234567890"
+	s := &EulerSigner{BaseURL: "http://127.0.0.1:1", APIKey: key}
+	for _, got := range []string{fmt.Sprint(s), fmt.Sprintf("%v", s), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", s), s.redact("echo " + key)} {
+		if strings.Contains(got, key) {
+			t.Errorf("formatted signer leaks the key: %s", got)
 		}
 	}
 }
