@@ -68,6 +68,19 @@ func TestRun_Usage(t *testing.T) {
 	}
 }
 
+// waitExit waits for a command started in the background to exit 0 after its context was cancelled.
+func waitExit(t *testing.T, name string, done <-chan int, stderr *syncBuffer) {
+	t.Helper()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("%s exited %d: %s", name, code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not stop after cancel", name)
+	}
+}
+
 // events parses the JSON lines a command printed.
 func events(t *testing.T, out string) []map[string]any {
 	t.Helper()
@@ -118,14 +131,7 @@ func TestRunWatch_Demo(t *testing.T) {
 		return strings.Contains(s, `"type":"chat"`) && strings.Contains(s, `"type":"gift"`)
 	})
 	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("watch --demo exited %d: %s", code, errOut.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("watch did not stop after cancel")
-	}
+	waitExit(t, "watch --demo", done, &errOut)
 	evs := events(t, out.String())
 	checkSeq(t, evs)
 	if evs[0]["type"] != "connection_created" || evs[len(evs)-1]["type"] != "connection_closed" {
@@ -175,12 +181,5 @@ func TestRunWatch_FakeCLI(t *testing.T) {
 		t.Errorf("%d streamEnd events, want 1", n)
 	}
 	cancel()
-	select {
-	case code := <-fakeDone:
-		if code != 0 {
-			t.Errorf("fake-tiktok exited %d: %s", code, fakeErr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("fake-tiktok did not stop after cancel")
-	}
+	waitExit(t, "fake-tiktok", fakeDone, &fakeErr)
 }
