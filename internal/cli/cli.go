@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 )
 
 // IO is what a command reads and writes; tests pass buffers.
@@ -23,6 +25,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"serve", "run the server (the default: 'tiktok-live-server [flags] [port]')", runServe},
 		{"decode", "turn capture lines (stdin) into contract events (stdout)", runDecode},
 		{"fake-tiktok", "run a fake TikTok (web, sign server, push socket) for tests and demos", runFakeTikTok},
 		{"watch", "connect to one LIVE room and print its events as JSON lines", runWatch},
@@ -32,12 +35,12 @@ func commands() []command {
 // Run runs the program with args (without the program name) and returns the exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sio := IO{Stdin: stdin, Stdout: stdout, Stderr: stderr}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
 		usage(stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
+	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") || isPort(args[0]) {
+		return runServe(ctx, args, sio) // the original's "tiktok-live-server [port]"
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
@@ -48,8 +51,14 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return 2
 }
 
+func isPort(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
+}
+
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: tiktok-live-server <command> [flags]")
+	fmt.Fprintln(w, "usage: tiktok-live-server [flags] [port]      run the server (port 3000 by default)")
+	fmt.Fprintln(w, "       tiktok-live-server <command> [flags]")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)

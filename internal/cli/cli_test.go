@@ -48,13 +48,18 @@ func TestRun_Usage(t *testing.T) {
 		args []string
 		want int
 	}{
-		{nil, 2},
 		{[]string{"help"}, 0},
+		{[]string{"-h"}, 0},                  // the server's flags
+		{[]string{"70000"}, 2},               // not a port
+		{[]string{"1", "2"}, 2},              // two ports
+		{[]string{"--max-rooms", "0"}, 2},    // at least one room
+		{[]string{"--log-format", "xml"}, 2}, // text or json
+		{[]string{"serve", "--sign-route", "x"}, 2},
 		{[]string{"--help"}, 0},
 		{[]string{"bogus"}, 2},
-		{[]string{"watch"}, 2},           // no user
-		{[]string{"watch", "a", "b"}, 2}, // two users
-		{[]string{"watch", "-h"}, 0},     // help is not an error
+		{[]string{"watch"}, 2},                                     // no user
+		{[]string{"watch", "a", "b"}, 2},                           // two users
+		{[]string{"watch", "-h"}, 0},                               // help is not an error
 		{[]string{"watch", "--sign-route", "nope", "streamer"}, 2}, // bad route
 		{[]string{"fake-tiktok", "extra"}, 2},
 		{[]string{"fake-tiktok", "--fault", "streamer=bogus"}, 2},

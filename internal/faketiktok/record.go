@@ -62,6 +62,7 @@ type Fault struct {
 
 // SignCall is one call of a sign route.
 type SignCall struct {
+	At     time.Time // when the call arrived
 	Path   string
 	Query  url.Values
 	Header http.Header

@@ -36,7 +36,7 @@ func (s *Server) handleSign(w http.ResponseWriter, req *http.Request) {
 	status := s.sign(w, req, r, id)
 	s.log.Info("sign call", "path", req.URL.Path, "room", id, "status", status)
 	if r != nil {
-		r.recordSign(SignCall{Path: req.URL.Path, Query: cloneValues(q), Header: req.Header.Clone(), Status: status})
+		r.recordSign(SignCall{At: time.Now(), Path: req.URL.Path, Query: cloneValues(q), Header: req.Header.Clone(), Status: status})
 	}
 }
 

@@ -1,0 +1,192 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/httpapi"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
+)
+
+// DefaultPort is the original server's port.
+const DefaultPort = 3000
+
+type serveFlags struct {
+	up              upstreamFlags
+	listen          string
+	maxRooms        int
+	signQuota       int
+	backoffBase     time.Duration
+	backoffMax      time.Duration
+	livePoll        time.Duration
+	stallTimeout    time.Duration
+	streakTimeout   time.Duration
+	dedupWindow     int
+	queueBytes      int
+	writeTimeout    time.Duration
+	shutdownTimeout time.Duration
+	logFormat       string
+	logLevel        string
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	f.up.register(fs)
+	fs.StringVar(&f.listen, "listen", envOr("LISTEN_ADDR", "127.0.0.1"), "address to listen on; loopback by default (env LISTEN_ADDR)")
+	fs.IntVar(&f.maxRooms, "max-rooms", envInt("MAX_ROOMS", 1), "rooms monitored at once; 1 = single-user mode, where a connect replaces the current room (env MAX_ROOMS)")
+	fs.IntVar(&f.signQuota, "sign-quota", envInt("SIGN_QUOTA_PER_MIN", 60), "sign calls per minute shared by all rooms (connects, reconnects, live checks); 0 = unlimited (env SIGN_QUOTA_PER_MIN)")
+	fs.DurationVar(&f.backoffBase, "backoff-base", envDuration("BACKOFF_BASE", room.DefaultBackoffBase), "first reconnect delay bound; doubled per failed attempt, with full jitter (env BACKOFF_BASE)")
+	fs.DurationVar(&f.backoffMax, "backoff-max", envDuration("BACKOFF_MAX", room.DefaultBackoffCap), "reconnect delay cap (env BACKOFF_MAX)")
+	fs.DurationVar(&f.livePoll, "live-poll", envDuration("LIVE_POLL", room.DefaultLivePoll), "how often an offline host is checked for going live (env LIVE_POLL)")
+	fs.DurationVar(&f.stallTimeout, "stall-timeout", envDuration("STALL_TIMEOUT", webcast.DefaultStallTimeout), "reconnect when the upstream socket is silent this long (env STALL_TIMEOUT)")
+	fs.DurationVar(&f.streakTimeout, "streak-timeout", envDuration("STREAK_TIMEOUT", stream.DefaultStreakTimeout), "finalise a gift streak whose end never arrives after this long (env STREAK_TIMEOUT)")
+	fs.IntVar(&f.dedupWindow, "dedup-window", envInt("DEDUP_MAX", stream.DefaultDedupWindow), "message ids remembered per room to drop duplicates (env DEDUP_MAX)")
+	fs.IntVar(&f.queueBytes, "client-queue-bytes", envInt("CLIENT_QUEUE_BYTES", hub.DefaultMaxQueueBytes), "bytes queued per stream client before it is closed as too slow (close code 4001) (env CLIENT_QUEUE_BYTES)")
+	fs.DurationVar(&f.writeTimeout, "client-write-timeout", envDuration("CLIENT_WRITE_TIMEOUT", httpapi.DefaultWriteTimeout), "a stream client that takes longer for one write is closed (close code 4002) (env CLIENT_WRITE_TIMEOUT)")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", 10*time.Second), "bound on a graceful shutdown (env SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&f.logFormat, "log-format", envOr("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
+	fs.StringVar(&f.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
+}
+
+func (f *serveFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", f.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", f.logFormat)
+}
+
+// runServe runs the server: `tiktok-live-server [flags] [port]`.
+func runServe(ctx context.Context, args []string, sio IO) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(sio.Stderr)
+	var f serveFlags
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(sio.Stderr, "usage: tiktok-live-server [serve] [flags] [port]\n\nport defaults to 3000 (env PORT). Flags:")
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args, 1); !ok {
+		return code
+	}
+	port := envInt("PORT", DefaultPort)
+	if fs.NArg() == 1 {
+		p, err := strconv.Atoi(fs.Arg(0))
+		if err != nil || p < 0 || p > 65535 {
+			fmt.Fprintf(sio.Stderr, "tiktok-live-server: port must be a number from 0 to 65535, not %q\n", fs.Arg(0))
+			return 2
+		}
+		port = p
+	}
+	log, err := f.logger(sio.Stderr)
+	if err == nil {
+		err = f.up.validate()
+	}
+	if err == nil && f.maxRooms < 1 {
+		err = errors.New("--max-rooms must be at least 1")
+	}
+	if err != nil {
+		fmt.Fprintln(sio.Stderr, "tiktok-live-server:", err)
+		return 2
+	}
+	if err := serve(ctx, &f, port, sio, log); err != nil {
+		fmt.Fprintln(sio.Stderr, "tiktok-live-server:", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logger) error {
+	addr := net.JoinHostPort(strings.Trim(f.listen, "[]"), strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server using the port? pass another port as the argument)", addr, err)
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+
+	h := hub.New(hub.Options{MaxQueueBytes: f.queueBytes})
+	client := webcast.New(webcast.Config{WebURL: f.up.webURL, WebcastURL: f.up.webcastURL, Logger: log})
+	signer := &webcast.EulerSigner{BaseURL: f.up.signURL, APIKey: f.up.signAPIKey, Route: webcast.SignRoute(f.up.signRoute)}
+	// The rooms outlive ctx: on shutdown they are closed in order, so clients hear why.
+	roomsCtx, cancelRooms := context.WithCancel(context.Background())
+	defer cancelRooms()
+	rooms := room.NewManager(roomsCtx, room.Config{
+		Upstream: client, Signer: signer, Quota: room.NewQuota(f.signQuota),
+		BackoffBase: f.backoffBase, BackoffCap: f.backoffMax, LivePoll: f.livePoll, StallTimeout: f.stallTimeout,
+		Logger: log,
+	}, f.maxRooms, h, stream.Options{DedupWindow: f.dedupWindow, StreakTimeout: f.streakTimeout, Logger: log})
+	api := httpapi.New(httpapi.Config{
+		Rooms: rooms, Hub: h, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout,
+	})
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(sio.Stdout, "tiktok-live-server listening on %s\n", url)
+	log.Info("listening", "url", url, "maxRooms", f.maxRooms, "signQuotaPerMin", f.signQuota, "signer", signer.String())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	log.Info("shutting down")
+	api.BeginShutdown()
+	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+	defer cancel()
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Shutdown(sctx) }() // stops accepting at once, then waits for requests
+	rooms.Close()                                  // clients get connection_closed (reason shutdown)
+	h.Close()                                      // clients get what is queued, then close 1001
+	if err := api.WaitStreams(sctx); err != nil {
+		log.Warn("stream clients did not finish in time", "err", err)
+	}
+	if err := <-httpDone; err != nil {
+		log.Warn("http shutdown", "err", err)
+		srv.Close()
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	log.Info("stopped")
+	return nil
+}

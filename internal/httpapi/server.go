@@ -1,0 +1,219 @@
+// Package httpapi is the HTTP face of the server: the original Node server's routes kept exactly
+// (/health, /test, /connect, /status, /shutdown and the WebSocket at /), the versioned /v1 API, the
+// WebSocket and SSE event streams, and the operations routes (/healthz, /readyz, /metrics,
+// /openapi.json). Every error is a JSON object with a stable code.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
+)
+
+// Resolver answers GET /test: who the user is and whether they are live, without signing.
+type Resolver interface {
+	Resolve(ctx context.Context, username string) (webcast.RoomInfo, error)
+}
+
+// Config wires a Server.
+type Config struct {
+	Rooms    *room.Manager
+	Hub      *hub.Hub
+	Resolver Resolver
+	Logger   *slog.Logger
+	// Shutdown is called (once, from its own goroutine) by POST /shutdown.
+	Shutdown func()
+	// WriteTimeout bounds one write to a stream client; a client slower than that is closed
+	// (close code 4002). 0 = DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// ConnectWait bounds how long POST /connect waits for the first outcome; 0 = DefaultConnectWait.
+	ConnectWait time.Duration
+	// SSEPing is the interval of SSE keep-alive comments; 0 = DefaultSSEPing.
+	SSEPing time.Duration
+}
+
+// Defaults.
+const (
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultConnectWait  = 30 * time.Second
+	DefaultSSEPing      = 15 * time.Second
+)
+
+// Server serves the API. Create it with New; Handler is its http.Handler.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	started  time.Time
+	handler  http.Handler
+	routes   []Route
+	registry *prometheus.Registry
+
+	shuttingDown atomic.Bool
+	shutdownOnce sync.Once
+	streams      sync.WaitGroup // stream handlers (WebSocket, SSE) still running
+}
+
+// Route is one registered method and path pattern (net/http syntax), as the OpenAPI document names it.
+type Route struct {
+	Method  string
+	Pattern string
+	handler http.HandlerFunc
+}
+
+// legacyPath reports whether a pattern is one of the original server's, where a wrong method is a
+// 404 not_found, as it was there.
+func legacyPath(p string) bool {
+	return !strings.HasPrefix(p, "/v1/") && p != "/v1" && p != "/healthz" && p != "/readyz" && p != "/metrics" && p != "/openapi.json"
+}
+
+// New builds a Server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.ConnectWait <= 0 {
+		cfg.ConnectWait = DefaultConnectWait
+	}
+	if cfg.SSEPing <= 0 {
+		cfg.SSEPing = DefaultSSEPing
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now()}
+	s.registry = newRegistry(cfg.Rooms, cfg.Hub)
+	s.routes = []Route{
+		// The original server's routes.
+		{"GET", "/health", s.health},
+		{"GET", "/test/{username}", s.testUser},
+		{"POST", "/connect/{username}", s.connect},
+		{"DELETE", "/connect/{username}", s.disconnect},
+		{"GET", "/status/{username}", s.userStatus},
+		{"GET", "/status", s.currentStatus},
+		{"POST", "/shutdown", s.shutdown},
+		{"GET", "/", s.root},
+		// Versioned API.
+		{"GET", "/v1/rooms", s.listRooms},
+		{"PUT", "/v1/rooms/{username}", s.putRoom},
+		{"GET", "/v1/rooms/{username}", s.getRoom},
+		{"DELETE", "/v1/rooms/{username}", s.deleteRoom},
+		{"GET", "/v1/ws", s.v1WebSocket},
+		{"GET", "/v1/events", s.sse},
+		// Operations.
+		{"GET", "/healthz", s.healthz},
+		{"GET", "/readyz", s.readyz},
+		{"GET", "/metrics", s.metrics},
+		{"GET", "/openapi.json", s.openapi},
+	}
+	s.handler = s.buildMux()
+	return s
+}
+
+// Routes lists the registered routes.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// buildMux groups the routes by path, so a known path with another method gets a JSON 405 and an
+// unknown path a JSON 404 (ServeMux's own answers are plain text).
+func (s *Server) buildMux() http.Handler {
+	mux := http.NewServeMux()
+	byPath := map[string]map[string]http.HandlerFunc{}
+	var order []string
+	for _, r := range s.routes {
+		if byPath[r.Pattern] == nil {
+			byPath[r.Pattern] = map[string]http.HandlerFunc{}
+			order = append(order, r.Pattern)
+		}
+		byPath[r.Pattern][r.Method] = r.handler
+	}
+	for _, p := range order {
+		p := p
+		methods := byPath[p]
+		var allow []string
+		for m := range methods {
+			allow = append(allow, m)
+		}
+		allowHeader := strings.Join(sortStrings(allow), ", ")
+		pattern := p
+		if p == "/" {
+			pattern = "/{$}"
+		}
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			h, ok := methods[r.Method]
+			if !ok && r.Method == http.MethodHead {
+				h, ok = methods[http.MethodGet]
+			}
+			if !ok && legacyPath(p) {
+				writeError(w, http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path)
+				return
+			}
+			if !ok {
+				w.Header().Set("Allow", allowHeader)
+				writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+allowHeader)
+				return
+			}
+			h(w, r)
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path)
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The original accepted a trailing slash (/health/); so do we.
+		if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = strings.TrimRight(p, "/")
+			if r2.URL.Path == "" {
+				r2.URL.Path = "/"
+			}
+			r2.URL.RawPath = ""
+			r = r2
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// BeginShutdown marks the server as shutting down: /readyz answers 503 and new stream clients are
+// refused. It does not close anything; the program closes the rooms and the hub.
+func (s *Server) BeginShutdown() { s.shuttingDown.Store(true) }
+
+// WaitStreams waits until every WebSocket and SSE handler has returned, or ctx ends.
+func (s *Server) WaitStreams(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.streams.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) triggerShutdown() {
+	s.shutdownOnce.Do(func() {
+		if s.cfg.Shutdown != nil {
+			go s.cfg.Shutdown()
+		}
+	})
+}
+
+func sortStrings(v []string) []string {
+	for i := 1; i < len(v); i++ {
+		for j := i; j > 0 && v[j] < v[j-1]; j-- {
+			v[j], v[j-1] = v[j-1], v[j]
+		}
+	}
+	return v
+}

@@ -1,0 +1,164 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
+)
+
+// Transports, as the hub counts them.
+const (
+	transportLegacy = "ws-legacy" // WebSocket at /: the original server's
+	transportWS     = "ws"        // /v1/ws
+	transportSSE    = "sse"       // /v1/events
+)
+
+var allEvents = hub.Filter{}
+
+func (s *Server) v1WebSocket(w http.ResponseWriter, r *http.Request) {
+	f, err := hub.ParseFilter(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_filter", err.Error())
+		return
+	}
+	s.serveWebSocket(w, r, transportWS, f)
+}
+
+// serveWebSocket streams every matching event as one JSON text message. The client's queue lives
+// in the hub; this loop writes whatever is queued, with a deadline per batch.
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transport string, f hub.Filter) {
+	if s.shuttingDown.Load() {
+		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+		return
+	}
+	s.streams.Add(1)
+	defer s.streams.Done()
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true, // any Origin, as the original allowed; an allow-list comes with auth
+	})
+	if err != nil {
+		return // Accept has answered the client
+	}
+	sub, err := s.cfg.Hub.Subscribe(f, hub.ClientInfo{Transport: transport, Remote: r.RemoteAddr})
+	if err != nil {
+		conn.Close(websocket.StatusGoingAway, hub.ErrShutdown.Reason)
+		return
+	}
+	defer sub.Close()
+	// We never expect messages from the client; CloseRead answers pings and the close handshake and
+	// cancels ctx when the client goes away.
+	ctx := conn.CloseRead(context.Background())
+	var batch []*hub.Message
+	for {
+		batch, err = sub.Next(ctx, batch[:0])
+		if len(batch) > 0 {
+			wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+			for _, m := range batch {
+				if err := conn.Write(wctx, websocket.MessageText, m.JSON); err != nil {
+					cancel()
+					if errors.Is(wctx.Err(), context.DeadlineExceeded) {
+						sub.Fail(hub.ErrWriteTimeout)
+						s.log.Info("stream client too slow, closed", "transport", transport, "remote", r.RemoteAddr)
+					}
+					conn.CloseNow()
+					return
+				}
+			}
+			cancel()
+			clear(batch)
+		}
+		if err != nil {
+			var ce *hub.CloseError
+			if errors.As(err, &ce) {
+				if ce == hub.ErrSlowConsumer {
+					s.log.Info("stream client too slow, closed", "transport", transport, "remote", r.RemoteAddr)
+				}
+				conn.Close(websocket.StatusCode(ce.Code), ce.Reason)
+				return
+			}
+			conn.CloseNow()
+			return
+		}
+	}
+}
+
+// sse streams events as Server-Sent Events: "event: <type>", "id: <seq>", "data: <event JSON>".
+func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
+	f, err := hub.ParseFilter(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_filter", err.Error())
+		return
+	}
+	if s.shuttingDown.Load() {
+		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+		return
+	}
+	s.streams.Add(1)
+	defer s.streams.Done()
+	sub, err := s.cfg.Hub.Subscribe(f, hub.ClientInfo{Transport: transportSSE, Remote: r.RemoteAddr})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+		return
+	}
+	defer sub.Close()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	buf := []byte("retry: 2000\n: connected\n\n")
+	var batch []*hub.Message
+	ctx := r.Context()
+	for {
+		if len(buf) > 0 {
+			rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+			if _, err := w.Write(buf); err != nil {
+				sub.Fail(hub.ErrWriteTimeout)
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				sub.Fail(hub.ErrWriteTimeout)
+				return
+			}
+			buf = buf[:0]
+		}
+		nctx, cancel := context.WithTimeout(ctx, s.cfg.SSEPing)
+		batch, err = sub.Next(nctx, batch[:0])
+		cancel()
+		for _, m := range batch {
+			buf = append(buf, "id: "...)
+			buf = strconv.AppendUint(buf, m.Seq, 10)
+			buf = append(buf, "\nevent: "...)
+			buf = append(buf, m.Type...)
+			buf = append(buf, "\ndata: "...)
+			buf = append(buf, m.JSON...)
+			buf = append(buf, "\n\n"...)
+		}
+		clear(batch)
+		var ce *hub.CloseError
+		switch {
+		case err == nil:
+		case errors.As(err, &ce):
+			buf = append(buf, "event: close\ndata: {\"code\":"...)
+			buf = strconv.AppendInt(buf, int64(ce.Code), 10)
+			buf = append(buf, ",\"reason\":"...)
+			buf = strconv.AppendQuote(buf, ce.Reason)
+			buf = append(buf, "}\n\n"...)
+			rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+			w.Write(buf)
+			rc.Flush()
+			return
+		case ctx.Err() != nil:
+			return // the client went away
+		default: // ping interval passed with nothing to send
+			buf = append(buf, ": ping\n\n"...)
+		}
+	}
+}

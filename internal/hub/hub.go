@@ -1,0 +1,407 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+// Message is one event, encoded once, shared read-only by every subscriber.
+type Message struct {
+	Room       string // the room's username, lower case
+	Type       string // event type, e.g. "gift", "chat", "connection_created"
+	Seq        uint64 // position in the room's stream
+	StreakStep bool   // a gift step of a running streak (streakState "progress"); Filter.FinalGiftsOnly drops it
+	JSON       []byte // the event's JSON object, no trailing newline; never modified after Publish
+}
+
+// ClientInfo describes a subscriber for stats and logs.
+type ClientInfo struct {
+	Transport string // "ws-legacy" (WebSocket at /), "ws" (/v1/ws), "sse"
+	Remote    string // remote address
+}
+
+// DefaultMaxQueueBytes is the per-subscriber queue limit when Options.MaxQueueBytes is 0.
+const DefaultMaxQueueBytes = 1 << 20
+
+// Options configures a Hub.
+type Options struct {
+	MaxQueueBytes int // per subscriber, sum of len(JSON) of queued messages; 0 = DefaultMaxQueueBytes (1 MiB)
+}
+
+// CloseError is why a subscription ended, with the WebSocket close code the transport sends.
+type CloseError struct {
+	Code   int    // WebSocket close code
+	Reason string // short text for the close frame (< 123 bytes)
+}
+
+func (e *CloseError) Error() string {
+	return "hub: " + e.Reason + " (close code " + strconv.Itoa(e.Code) + ")"
+}
+
+// End reasons. Transports compare against these and send Code and Reason in the close frame.
+var (
+	ErrShutdown     = &CloseError{Code: 1001, Reason: "server shutting down"}
+	ErrSlowConsumer = &CloseError{Code: 4001, Reason: "slow consumer: send queue over limit"}
+	ErrWriteTimeout = &CloseError{Code: 4002, Reason: "slow consumer: write timed out"}
+	ErrUnsubscribed = &CloseError{Code: 1000, Reason: "unsubscribed"}
+	ErrHubClosed    = errors.New("hub: closed") // from Subscribe
+)
+
+// Stats is a snapshot of the hub's counters.
+type Stats struct {
+	Clients        int            // live subscribers
+	ByTransport    map[string]int // live subscribers per transport
+	Published      uint64         // Publish calls
+	Enqueued       uint64         // messages put on subscriber queues (deliveries)
+	SlowCloses     uint64         // subscribers ended with ErrSlowConsumer
+	TimeoutCloses  uint64         // subscribers ended by Fail(ErrWriteTimeout)
+	QueuedBytes    int64          // bytes waiting in all queues now
+	QueuedMessages int64          // messages waiting in all queues now
+}
+
+// Hub fans messages out to subscribers. Create it with New; all methods are safe for
+// concurrent use.
+type Hub struct {
+	maxQueueBytes int
+
+	// subs is the copy-on-write list of live subscriptions. Publish loads it without a lock;
+	// writers replace it under mu.
+	subs atomic.Pointer[[]*Subscription]
+
+	mu      sync.Mutex
+	closed  bool
+	nextID  uint64
+	closing []*Subscription // the subscriptions ended by Close, still flushing; for Drained and Stats
+
+	published     atomic.Uint64
+	enqueued      atomic.Uint64
+	slowCloses    atomic.Uint64
+	timeoutCloses atomic.Uint64
+}
+
+// New returns an open Hub.
+func New(opts Options) *Hub {
+	h := &Hub{maxQueueBytes: opts.MaxQueueBytes}
+	if h.maxQueueBytes <= 0 {
+		h.maxQueueBytes = DefaultMaxQueueBytes
+	}
+	h.subs.Store(new([]*Subscription))
+	return h
+}
+
+// Subscribe adds a subscriber; returns ErrHubClosed after Close. The filter's maps are copied,
+// so the caller may reuse its own.
+func (h *Hub) Subscribe(f Filter, info ClientInfo) (*Subscription, error) {
+	s := &Subscription{
+		hub:    h,
+		info:   info,
+		filter: f.clone(),
+		max:    h.maxQueueBytes,
+		wake:   make(chan struct{}, 1),
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrHubClosed
+	}
+	h.nextID++
+	s.id = h.nextID
+	old := *h.subs.Load()
+	list := make([]*Subscription, len(old), len(old)+1)
+	copy(list, old)
+	list = append(list, s)
+	h.subs.Store(&list)
+	return s, nil
+}
+
+// remove takes s off the live list. It is a no-op if s is not on it (already removed, or the
+// hub was closed and the whole list handed to closing).
+func (h *Hub) remove(s *Subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := *h.subs.Load()
+	for i, x := range old {
+		if x != s {
+			continue
+		}
+		list := make([]*Subscription, 0, len(old)-1)
+		list = append(list, old[:i]...)
+		list = append(list, old[i+1:]...)
+		h.subs.Store(&list)
+		return
+	}
+}
+
+// Publish hands m to every matching subscriber's queue. It never blocks on a subscriber and never
+// allocates per subscriber in the steady state. A subscriber whose queue would exceed MaxQueueBytes
+// is ended with ErrSlowConsumer: its queue is dropped at once and its Next returns ErrSlowConsumer.
+// Publish may be called from many goroutines; messages published by one goroutine reach each
+// subscriber in that order. m must not be modified afterwards.
+func (h *Hub) Publish(m *Message) {
+	h.published.Add(1)
+	var n uint64
+	for _, s := range *h.subs.Load() {
+		if s.filter.Match(m) && s.enqueue(m) {
+			n++
+		}
+	}
+	// One shared atomic per Publish, not per delivery: many room goroutines publish at once
+	// and a per-subscriber add would bounce this cache line between them.
+	if n > 0 {
+		h.enqueued.Add(n)
+	}
+}
+
+// Close ends every subscription with ErrShutdown. Unlike a slow-consumer end, the messages already
+// queued are still returned by Next first (so a shutdown can flush), then Next returns ErrShutdown.
+// Later Subscribe calls fail with ErrHubClosed. Idempotent.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	list := *h.subs.Load()
+	h.subs.Store(new([]*Subscription))
+	h.closing = list
+	h.mu.Unlock()
+	// After this loop no queue can grow: a Publish still walking the old list finds every
+	// subscription ended.
+	for _, s := range list {
+		s.end(ErrShutdown, false, false)
+	}
+}
+
+// all returns the live subscriptions followed by those still flushing after Close.
+func (h *Hub) all() (live, closing []*Subscription) {
+	h.mu.Lock()
+	closing = h.closing
+	h.mu.Unlock()
+	return *h.subs.Load(), closing
+}
+
+// Drained reports whether every subscription's queue is empty (used to bound the shutdown flush).
+func (h *Hub) Drained() bool {
+	live, closing := h.all()
+	for _, list := range [][]*Subscription{live, closing} {
+		for _, s := range list {
+			if n, _ := s.queued(); n > 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Stats returns a snapshot. Queue sizes are summed from the subscriptions themselves rather than
+// kept in shared counters, so Publish pays nothing for them; Stats is O(subscribers).
+func (h *Hub) Stats() Stats {
+	live, closing := h.all()
+	st := Stats{
+		Clients:       len(live),
+		ByTransport:   map[string]int{},
+		Published:     h.published.Load(),
+		Enqueued:      h.enqueued.Load(),
+		SlowCloses:    h.slowCloses.Load(),
+		TimeoutCloses: h.timeoutCloses.Load(),
+	}
+	for _, s := range live {
+		st.ByTransport[s.info.Transport]++
+	}
+	for _, list := range [][]*Subscription{live, closing} {
+		for _, s := range list {
+			n, b := s.queued()
+			st.QueuedMessages += int64(n)
+			st.QueuedBytes += int64(b)
+		}
+	}
+	return st
+}
+
+// Count returns the number of live subscribers with this transport ("" = all).
+func (h *Hub) Count(transport string) int {
+	live := *h.subs.Load()
+	if transport == "" {
+		return len(live)
+	}
+	n := 0
+	for _, s := range live {
+		if s.info.Transport == transport {
+			n++
+		}
+	}
+	return n
+}
+
+// maxSpareCap is the queue buffer capacity a subscription always keeps between Next calls.
+// A larger buffer is kept only while batches still fill a quarter of it, so a sustained backlog
+// does not reallocate on every swap but one burst does not pin a large array for the life of
+// the connection.
+const maxSpareCap = 1024
+
+// Subscription is one subscriber's queue. Publish fills it; the transport's writer drains it
+// with Next.
+type Subscription struct {
+	hub    *Hub
+	id     uint64
+	info   ClientInfo
+	filter Filter
+	max    int
+	wake   chan struct{} // capacity 1: "the queue or the end reason changed"; sends never block
+
+	mu    sync.Mutex
+	queue []*Message
+	bytes int
+	err   *CloseError
+
+	spare []*Message // the other queue buffer; touched only by Next (one goroutine)
+}
+
+// ID returns the subscription's id: unique within the hub, increasing in Subscribe order.
+func (s *Subscription) ID() uint64 { return s.id }
+
+// Info returns the ClientInfo given to Subscribe.
+func (s *Subscription) Info() ClientInfo { return s.info }
+
+// Filter returns the subscription's filter. Its maps must not be modified.
+func (s *Subscription) Filter() Filter { return s.filter }
+
+// enqueue appends m, or ends s with ErrSlowConsumer if m would take the queue over the limit.
+// It reports whether m was queued.
+func (s *Subscription) enqueue(m *Message) bool {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return false
+	}
+	if s.bytes+len(m.JSON) > s.max {
+		// Decided under the same lock as the check, so no other publisher's message slips in
+		// between the overflow and the end.
+		s.endLocked(ErrSlowConsumer, true)
+		s.mu.Unlock()
+		s.ended(ErrSlowConsumer, true)
+		return false
+	}
+	s.queue = append(s.queue, m)
+	s.bytes += len(m.JSON)
+	s.mu.Unlock()
+	s.signal()
+	return true
+}
+
+func (s *Subscription) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default: // a wake-up is already pending; Next will see everything queued
+	}
+}
+
+// end records reason if s is still live and drops the queue if drop is set. The queue is dropped
+// even when s had already ended: a client that goes away during the shutdown flush must not keep
+// Drained false. unlist takes s off the hub's list; Close does that for all at once instead.
+func (s *Subscription) end(reason *CloseError, drop, unlist bool) {
+	s.mu.Lock()
+	first := s.endLocked(reason, drop)
+	s.mu.Unlock()
+	if first {
+		s.ended(reason, unlist)
+	} else if drop {
+		s.signal()
+	}
+}
+
+// endLocked is end's part under s.mu; it reports whether reason is the end reason now.
+func (s *Subscription) endLocked(reason *CloseError, drop bool) bool {
+	first := s.err == nil
+	if first {
+		s.err = reason
+	}
+	if drop {
+		clear(s.queue) // let the GC free the messages even if the array were kept
+		s.queue = nil
+		s.bytes = 0
+	}
+	return first
+}
+
+// ended is end's part after s.mu is released (the hub lock is taken after, never inside, s.mu).
+func (s *Subscription) ended(reason *CloseError, unlist bool) {
+	switch reason.Code {
+	case ErrSlowConsumer.Code:
+		s.hub.slowCloses.Add(1)
+	case ErrWriteTimeout.Code:
+		s.hub.timeoutCloses.Add(1)
+	}
+	if unlist {
+		s.hub.remove(s)
+	}
+	s.signal()
+}
+
+// queued returns the number of messages and bytes waiting.
+func (s *Subscription) queued() (n, bytes int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue), s.bytes
+}
+
+// Next appends every queued message, in publish order, to dst and returns it. It blocks until at
+// least one message is queued, the subscription ends, or ctx is done. When the subscription has
+// ended it returns the remaining messages (if the end allows a flush: only ErrShutdown does) and
+// then, on the call after the queue is empty, (dst, *CloseError). If ctx is done while Next would
+// block it returns (dst, ctx.Err()); queued messages are returned first even if ctx is done.
+// Only one goroutine calls Next. Messages must not be modified by the caller.
+func (s *Subscription) Next(ctx context.Context, dst []*Message) ([]*Message, error) {
+	for {
+		s.mu.Lock()
+		if len(s.queue) > 0 {
+			// Swap buffers so the lock is held O(1) and Publish is never delayed by the copy.
+			q := s.queue
+			s.queue = s.spare
+			s.spare = nil
+			s.bytes = 0
+			s.mu.Unlock()
+			dst = append(dst, q...)
+			clear(q)
+			if cap(q) <= maxSpareCap || len(q) >= cap(q)/4 {
+				s.spare = q[:0]
+			}
+			return dst, nil
+		}
+		err := s.err
+		s.mu.Unlock()
+		if err != nil {
+			return dst, err
+		}
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return dst, ctx.Err()
+		}
+	}
+}
+
+// Fail ends the subscription with reason (e.g. ErrWriteTimeout, when the transport's write
+// deadline passed); the queue is dropped. Idempotent; the first end reason wins. A nil reason
+// means ErrUnsubscribed.
+func (s *Subscription) Fail(reason *CloseError) {
+	if reason == nil {
+		reason = ErrUnsubscribed
+	}
+	s.end(reason, true, true)
+}
+
+// Close unsubscribes (the client went away) and drops the queue. Idempotent. Next then returns
+// ErrUnsubscribed, unless the subscription had already ended for another reason.
+func (s *Subscription) Close() { s.end(ErrUnsubscribed, true, true) }
+
+// Err returns the end reason, or nil while live.
+func (s *Subscription) Err() *CloseError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}

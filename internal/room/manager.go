@@ -1,0 +1,331 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound     = errors.New("room: not monitored")
+	ErrRoomLimit    = errors.New("room: --max-rooms reached")
+	ErrShuttingDown = errors.New("room: server is shutting down")
+)
+
+// Reasons of connection_closed.
+const (
+	ReasonRequested = "requested"
+	ReasonReplaced  = "replaced"
+	ReasonShutdown  = "shutdown"
+)
+
+// maxStoppedKept bounds the stopped rooms (and their streams) kept for status; the oldest go first.
+const maxStoppedKept = 256
+
+// Manager owns every room's supervisor and stream. With MaxRooms 1 (single-user mode, the original
+// server's) starting a room replaces the current one.
+type Manager struct {
+	cfg        Config
+	maxRooms   int
+	pub        stream.Publisher
+	streamOpts stream.Options
+	ctx        context.Context
+	signs      signCounter
+
+	op sync.Mutex // serialises Start, Stop and Close (each may wait for a supervisor to end)
+
+	mu      sync.Mutex
+	rooms   map[string]*entry
+	streams map[string]*stream.Room
+	order   uint64
+	closed  bool
+}
+
+type entry struct {
+	sup     *Supervisor
+	cancel  context.CancelFunc
+	started uint64 // Start order: the latest running room is the "current user"
+	reason  string // why it was stopped on purpose
+}
+
+// NewManager returns a manager whose supervisors run until ctx ends or Close.
+func NewManager(ctx context.Context, cfg Config, maxRooms int, pub stream.Publisher, streamOpts stream.Options) *Manager {
+	cfg.defaults()
+	if maxRooms < 1 {
+		maxRooms = 1
+	}
+	return &Manager{cfg: cfg, maxRooms: maxRooms, pub: pub, streamOpts: streamOpts, ctx: ctx,
+		rooms: map[string]*entry{}, streams: map[string]*stream.Room{}}
+}
+
+// Key is the map key of a username: TikTok handles are case-insensitive.
+func Key(username string) string { return strings.ToLower(username) }
+
+// MaxRooms is the configured room limit.
+func (m *Manager) MaxRooms() int { return m.maxRooms }
+
+// Quota is the shared sign budget.
+func (m *Manager) Quota() *Quota { return m.cfg.Quota }
+
+// SignStats returns sign calls made, rate-limit answers and other failures.
+func (m *Manager) SignStats() (calls, rateLimited, failed int64) {
+	m.signs.mu.Lock()
+	defer m.signs.mu.Unlock()
+	return m.signs.calls, m.signs.rateLimited, m.signs.fails
+}
+
+// StartOptions change how one room is supervised.
+type StartOptions struct {
+	// GiveUpOffline stops the room when the host is not live, instead of waiting for them: the
+	// original server's POST /connect.
+	GiveUpOffline bool
+}
+
+// Start begins monitoring username (already normalised). It returns the room's status and whether it
+// was started now (false: it was already running). In single-user mode another running room is
+// stopped first with reason "replaced".
+func (m *Manager) Start(username string, opts StartOptions) (Status, bool, error) {
+	m.op.Lock()
+	defer m.op.Unlock()
+	key := Key(username)
+	m.mu.Lock()
+	if m.closed || m.ctx.Err() != nil {
+		m.mu.Unlock()
+		return Status{}, false, ErrShuttingDown
+	}
+	if e, ok := m.rooms[key]; ok && !e.stopped() {
+		m.mu.Unlock()
+		return e.sup.Status(), false, nil
+	}
+	var others []string
+	for k, e := range m.rooms {
+		if k != key && !e.stopped() {
+			others = append(others, k)
+		}
+	}
+	m.mu.Unlock()
+	if m.maxRooms == 1 {
+		for _, k := range others {
+			m.stopLocked(k, ReasonReplaced)
+		}
+	} else if len(others) >= m.maxRooms {
+		return Status{}, false, fmt.Errorf("%w: %d rooms are running; stop one or raise --max-rooms", ErrRoomLimit, len(others))
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.streams[key]
+	if !ok {
+		s = stream.New(key, m.pub, m.streamOpts)
+		m.streams[key] = s
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	m.order++
+	sup := newSupervisor(&m.cfg, key, s, &m.signs)
+	sup.giveUpOffline = opts.GiveUpOffline
+	m.rooms[key] = &entry{sup: sup, cancel: cancel, started: m.order}
+	m.pruneLocked()
+	go sup.run(ctx)
+	return sup.Status(), true, nil
+}
+
+func (e *entry) stopped() bool {
+	select {
+	case <-e.sup.done:
+		return true
+	default:
+		return e.reason != ""
+	}
+}
+
+// Settled waits until the room's first attempt has an outcome (connected, waiting, retrying or
+// stopped) and returns its status.
+func (m *Manager) Settled(ctx context.Context, username string) (Status, error) {
+	m.mu.Lock()
+	e, ok := m.rooms[Key(username)]
+	m.mu.Unlock()
+	if !ok {
+		return Status{}, ErrNotFound
+	}
+	select {
+	case <-e.sup.settled:
+	case <-e.sup.done:
+	case <-ctx.Done():
+		return e.sup.Status(), ctx.Err()
+	}
+	return m.status(e), nil
+}
+
+// Stop ends monitoring of username and waits for its supervisor to finish. With a reason, clients
+// get connection_closed with it; an empty reason stops silently (a connect that failed for good).
+func (m *Manager) Stop(username, reason string) (Status, error) {
+	m.op.Lock()
+	defer m.op.Unlock()
+	return m.stopLocked(Key(username), reason)
+}
+
+func (m *Manager) stopLocked(key, reason string) (Status, error) {
+	m.mu.Lock()
+	e, ok := m.rooms[key]
+	if !ok || e.stopped() && e.reason != "" {
+		m.mu.Unlock()
+		if ok {
+			return m.status(e), nil
+		}
+		return Status{}, ErrNotFound
+	}
+	wasRunning := !e.stopped()
+	if reason == "" {
+		e.reason = "failed"
+	} else {
+		e.reason = reason
+	}
+	s := m.streams[key]
+	m.mu.Unlock()
+	e.cancel()
+	<-e.sup.done
+	s.FinalizeStreaks()
+	e.sup.update(func(st *Status) {
+		st.State, st.StopReason, st.ConnectedSince, st.NextRetryAt = StateStopped, e.reason, time.Time{}, time.Time{}
+	})
+	if reason != "" && wasRunning {
+		s.Publish(event.Lifecycle(event.TypeConnectionClosed, e.sup.room(), time.Now(), event.ConnectionClosedData{Reason: reason}))
+	}
+	m.cfg.Logger.Info("room stopped", "room", key, "reason", e.reason)
+	return m.status(e), nil
+}
+
+// Status returns the status of a room (running or stopped).
+func (m *Manager) Status(username string) (Status, bool) {
+	m.mu.Lock()
+	e, ok := m.rooms[Key(username)]
+	m.mu.Unlock()
+	if !ok {
+		return Status{}, false
+	}
+	return m.status(e), true
+}
+
+func (m *Manager) status(e *entry) Status {
+	st := e.sup.Status()
+	if e.stopped() {
+		st.State = StateStopped
+		if st.StopReason == "" {
+			st.StopReason = e.reason
+		}
+	}
+	return st
+}
+
+// List returns every known room, running first, then by name.
+func (m *Manager) List() []Status {
+	m.mu.Lock()
+	entries := make([]*entry, 0, len(m.rooms))
+	for _, e := range m.rooms {
+		entries = append(entries, e)
+	}
+	m.mu.Unlock()
+	out := make([]Status, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, m.status(e))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		si, sj := out[i].State == StateStopped, out[j].State == StateStopped
+		if si != sj {
+			return !si
+		}
+		return out[i].Username < out[j].Username
+	})
+	return out
+}
+
+// Current is the most recently started room that is still running: the original server's
+// "current user".
+func (m *Manager) Current() (Status, bool) {
+	m.mu.Lock()
+	var cur *entry
+	for _, e := range m.rooms {
+		if !e.stopped() && (cur == nil || e.started > cur.started) {
+			cur = e
+		}
+	}
+	m.mu.Unlock()
+	if cur == nil {
+		return Status{}, false
+	}
+	return m.status(cur), true
+}
+
+// Running reports whether username is monitored and not stopped.
+func (m *Manager) Running(username string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.rooms[Key(username)]
+	return ok && !e.stopped()
+}
+
+// Close stops every running room with reason shutdown (clients get connection_closed) and waits for
+// the supervisors. Later Start calls fail with ErrShuttingDown.
+func (m *Manager) Close() {
+	m.op.Lock()
+	defer m.op.Unlock()
+	m.mu.Lock()
+	m.closed = true
+	var keys []string
+	for k, e := range m.rooms {
+		if !e.stopped() {
+			keys = append(keys, k)
+		}
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		wg.Go(func() { m.stopLocked(k, ReasonShutdown) })
+	}
+	wg.Wait()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.streams {
+		s.Close()
+	}
+}
+
+// Streams returns a snapshot of every room's stream (for metrics).
+func (m *Manager) Streams() []stream.Snapshot {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]stream.Snapshot, 0, len(m.streams))
+	for _, s := range m.streams {
+		out = append(out, s.Snapshot())
+	}
+	return out
+}
+
+// pruneLocked forgets the oldest stopped rooms beyond maxStoppedKept.
+func (m *Manager) pruneLocked() {
+	var stopped []string
+	for k, e := range m.rooms {
+		if e.stopped() {
+			stopped = append(stopped, k)
+		}
+	}
+	if len(stopped) <= maxStoppedKept {
+		return
+	}
+	sort.Slice(stopped, func(i, j int) bool { return m.rooms[stopped[i]].started < m.rooms[stopped[j]].started })
+	for _, k := range stopped[:len(stopped)-maxStoppedKept] {
+		delete(m.rooms, k)
+		if s, ok := m.streams[k]; ok {
+			s.Close()
+			delete(m.streams, k)
+		}
+	}
+}

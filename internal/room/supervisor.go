@@ -1,0 +1,490 @@
+// Package room supervises upstream connections: one goroutine per monitored room that resolves the
+// host, waits for them to go live, connects, watches the socket and reconnects with backoff, and a
+// Manager that enforces single-user or max-rooms mode and shares one sign budget. Every state change
+// is a lifecycle event (events.md) published through the room's stream, and visible in Status.
+package room
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
+)
+
+// State is where a room's supervisor is.
+type State string
+
+// States. Stopped is final: the room was disconnected on purpose or failed for good.
+const (
+	StateConnecting     State = "connecting"
+	StateConnected      State = "connected"
+	StateReconnecting   State = "reconnecting"
+	StateWaitingForLive State = "waiting_for_live"
+	StateRateLimited    State = "rate_limited"
+	StateStopped        State = "stopped"
+)
+
+// Defaults for Config.
+const (
+	DefaultBackoffBase = time.Second
+	DefaultBackoffCap  = time.Minute
+	DefaultLivePoll    = 30 * time.Second
+	// stableAfter is how long a connection must last before the backoff starts again from the
+	// bottom, so a room that connects and drops at once does not hammer the sign server.
+	stableAfter = 30 * time.Second
+)
+
+// Upstream is what a supervisor needs from TikTok (webcast.Client).
+type Upstream interface {
+	Resolve(ctx context.Context, username string) (webcast.RoomInfo, error)
+	CheckLive(ctx context.Context, roomID string) (bool, error)
+	Connect(ctx context.Context, signer webcast.Signer, req webcast.ConnectRequest) (*webcast.Session, error)
+}
+
+// Config is shared by every supervisor of a Manager.
+type Config struct {
+	Upstream          Upstream
+	Signer            webcast.Signer
+	Quota             *Quota        // nil = unlimited
+	BackoffBase       time.Duration // first reconnect delay bound; 0 = DefaultBackoffBase
+	BackoffCap        time.Duration // 0 = DefaultBackoffCap
+	LivePoll          time.Duration // offline: how often to check; 0 = DefaultLivePoll
+	StallTimeout      time.Duration // no frame this long: reconnect; 0 = webcast.DefaultStallTimeout
+	HeartbeatInterval time.Duration // 0 = webcast default
+	Logger            *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = DefaultBackoffBase
+	}
+	if c.BackoffCap <= 0 {
+		c.BackoffCap = DefaultBackoffCap
+	}
+	if c.LivePoll <= 0 {
+		c.LivePoll = DefaultLivePoll
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = webcast.DefaultStallTimeout
+	}
+	if c.Quota == nil {
+		c.Quota = NewQuota(0)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// ErrorInfo is the last failure of a room, as clients see it.
+type ErrorInfo struct {
+	Code    string    `json:"code"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
+
+// Status is a room's supervisor state plus its stream's figures.
+type Status struct {
+	Username       string
+	State          State
+	RoomID         string
+	ConnectedSince time.Time // zero unless connected
+	ConnectedAt    time.Time // the last successful connect (kept after a drop)
+	Reconnects     int       // connections that dropped and were re-established or retried
+	Attempt        int       // consecutive failed attempts (0 when healthy)
+	Attempts       int       // connect attempts in total
+	NextRetryAt    time.Time // the next connect or live check, when waiting
+	LastError      *ErrorInfo
+	StopReason     string // why it stopped (requested, replaced, shutdown, or an error code)
+	Stream         stream.Snapshot
+}
+
+// Supervisor runs one room. It is created and owned by a Manager.
+type Supervisor struct {
+	cfg      *Config
+	username string
+	stream   *stream.Room
+	log      *slog.Logger
+	signs    *signCounter
+
+	giveUpOffline bool
+
+	mu      sync.Mutex
+	st      Status
+	settled chan struct{} // closed at the first outcome of the first attempt
+	done    chan struct{} // closed when run returns
+}
+
+func newSupervisor(cfg *Config, username string, s *stream.Room, signs *signCounter) *Supervisor {
+	return &Supervisor{
+		cfg: cfg, username: username, stream: s, signs: signs,
+		log:     cfg.Logger.With("room", username),
+		st:      Status{Username: username, State: StateConnecting},
+		settled: make(chan struct{}), done: make(chan struct{}),
+	}
+}
+
+// Status returns the supervisor's state with its stream's snapshot.
+func (s *Supervisor) Status() Status {
+	s.mu.Lock()
+	st := s.st
+	if st.LastError != nil {
+		e := *st.LastError
+		st.LastError = &e
+	}
+	s.mu.Unlock()
+	st.Stream = s.stream.Snapshot()
+	return st
+}
+
+func (s *Supervisor) update(f func(st *Status)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.st)
+	if s.st.State != StateConnecting {
+		select {
+		case <-s.settled:
+		default:
+			close(s.settled)
+		}
+	}
+}
+
+func (s *Supervisor) room() event.Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return event.Room{Username: s.username, RoomID: s.st.RoomID}
+}
+
+func (s *Supervisor) emit(typ string, data event.Data) {
+	s.stream.Publish(event.Lifecycle(typ, s.room(), time.Now(), data))
+}
+
+func (s *Supervisor) fail(code string, err error, retryable bool) {
+	msg := err.Error()
+	s.update(func(st *Status) { st.LastError = &ErrorInfo{Code: code, Message: msg, At: time.Now().UTC()} })
+	s.emit(event.TypeError, event.ErrorData{Code: code, Message: msg, Retryable: retryable})
+}
+
+// run is the supervisor's life: connect, watch, reconnect, until ctx ends or a final error.
+func (s *Supervisor) run(ctx context.Context) {
+	defer close(s.done)
+	roomID := ""     // known once resolved; a reconnect skips the resolve
+	checked := false // the host was just found live by a live check
+	for ctx.Err() == nil {
+		s.update(func(st *Status) { st.Attempts++ })
+		if roomID == "" || !checked {
+			info, err := s.resolve(ctx)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err == nil:
+				roomID = info.RoomID
+			case errors.Is(err, webcast.ErrOffline) && s.giveUpOffline:
+				s.stop("user_offline", err)
+				return
+			case errors.Is(err, webcast.ErrOffline) && info.RoomID != "":
+				roomID = info.RoomID
+				s.fail("user_offline", err, true)
+				if !s.waitForLive(ctx, roomID) {
+					return
+				}
+			case isFinal(err):
+				s.stop(errorCode(err), err)
+				return
+			default:
+				if !s.retry(ctx, errorCode(err), err) {
+					return
+				}
+				continue
+			}
+		}
+		checked = false
+		sess, err := s.connect(ctx, roomID)
+		if ctx.Err() != nil {
+			if sess != nil {
+				sess.Close()
+			}
+			return
+		}
+		if err != nil {
+			switch {
+			case isFinal(err):
+				s.stop(errorCode(err), err)
+				return
+			case !s.retry(ctx, errorCode(err), err):
+				return
+			}
+			roomID = "" // resolve again: the room may have changed
+			continue
+		}
+		end := s.watch(ctx, sess)
+		if ctx.Err() != nil {
+			return
+		}
+		next, ok := s.afterDrop(ctx, roomID, end)
+		if !ok {
+			return
+		}
+		checked = next
+	}
+}
+
+func (s *Supervisor) resolve(ctx context.Context) (webcast.RoomInfo, error) {
+	if !s.takeQuota(ctx) {
+		return webcast.RoomInfo{}, ctx.Err()
+	}
+	info, err := s.cfg.Upstream.Resolve(ctx, s.username)
+	if info.RoomID != "" {
+		s.update(func(st *Status) { st.RoomID = info.RoomID })
+	}
+	return info, err
+}
+
+func (s *Supervisor) connect(ctx context.Context, roomID string) (*webcast.Session, error) {
+	if !s.takeQuota(ctx) {
+		return nil, ctx.Err()
+	}
+	signer := countingSigner{s.cfg.Signer, s.signs}
+	return s.cfg.Upstream.Connect(ctx, signer, webcast.ConnectRequest{
+		RoomID: roomID, UniqueID: s.username, StallTimeout: s.cfg.StallTimeout, HeartbeatInterval: s.cfg.HeartbeatInterval,
+		OnFrameError: func(err error) { s.log.Debug("bad frame", "err", err) },
+	})
+}
+
+// watch runs a connected session until it ends and returns why.
+func (s *Supervisor) watch(ctx context.Context, sess *webcast.Session) error {
+	now := time.Now()
+	s.update(func(st *Status) {
+		st.State, st.RoomID, st.ConnectedSince, st.ConnectedAt, st.NextRetryAt = StateConnected, sess.RoomID(), now, now, time.Time{}
+	})
+	s.log.Info("connected", "roomId", sess.RoomID())
+	s.emit(event.TypeConnectionCreated, event.ConnectionCreatedData{RoomID: sess.RoomID(), IsLive: true})
+	room := s.room()
+	err := sess.Run(ctx, func(m webcast.Message) { s.stream.Publish(event.FromMessage(&m, room)) })
+	stable := time.Since(now) >= stableAfter
+	s.update(func(st *Status) {
+		st.ConnectedSince = time.Time{}
+		if stable {
+			st.Attempt = 0
+		}
+	})
+	return err
+}
+
+// afterDrop reports the end of a session and waits before the next attempt. It returns whether the
+// host was just found live (no resolve needed), and false in ok when the supervisor must end.
+func (s *Supervisor) afterDrop(ctx context.Context, roomID string, end error) (checked, ok bool) {
+	s.update(func(st *Status) { st.Reconnects++ })
+	switch {
+	case errors.Is(end, webcast.ErrStreamEnded):
+		s.log.Info("stream ended")
+		s.emit(event.TypeDisconnected, event.DisconnectedData{Reason: "stream_end", WillRetry: true, RetryInMs: 0})
+		// The host may start again at once (a new broadcast in the same room) or go offline.
+		live, err := s.checkLive(ctx, roomID)
+		if ctx.Err() != nil {
+			return false, false
+		}
+		if err == nil && live {
+			return true, true
+		}
+		return true, s.waitForLive(ctx, roomID)
+	case errors.Is(end, webcast.ErrStalled):
+		silent := s.cfg.StallTimeout.Milliseconds()
+		s.log.Warn("upstream stalled", "silentMs", silent)
+		s.emit(event.TypeStalled, event.StalledData{SilentMs: silent})
+		return true, s.reconnect(ctx, "stalled", end)
+	default:
+		s.log.Warn("upstream closed", "err", end)
+		return true, s.reconnect(ctx, "upstream_closed", end)
+	}
+}
+
+// reconnect announces a drop and waits out the backoff.
+func (s *Supervisor) reconnect(ctx context.Context, reason string, cause error) bool {
+	attempt, delay := s.nextBackoff()
+	s.update(func(st *Status) {
+		st.LastError = &ErrorInfo{Code: reason, Message: cause.Error(), At: time.Now().UTC()}
+	})
+	s.emit(event.TypeDisconnected, event.DisconnectedData{Reason: reason, WillRetry: true, RetryInMs: delay.Milliseconds()})
+	return s.wait(ctx, StateReconnecting, attempt, delay)
+}
+
+// retry handles a failed attempt: a rate limit waits for the sign server's time, anything else
+// backs off.
+func (s *Supervisor) retry(ctx context.Context, code string, err error) bool {
+	s.fail(code, err, true)
+	if errors.Is(err, webcast.ErrSignRateLimited) {
+		attempt, delay := s.nextBackoff()
+		until := time.Now().Add(delay)
+		if at := webcast.RetryAt(err); !at.IsZero() {
+			until = at // Retry-After wins over our backoff
+		}
+		s.update(func(st *Status) { st.State, st.Attempt, st.NextRetryAt = StateRateLimited, attempt, until })
+		s.emit(event.TypeRateLimited, event.RateLimitedData{RetryAt: until})
+		s.log.Warn("sign server rate limit", "retryAt", until)
+		return sleepUntil(ctx, until)
+	}
+	attempt, delay := s.nextBackoff()
+	s.log.Warn("connect failed", "code", code, "err", err, "retryInMs", delay.Milliseconds())
+	return s.wait(ctx, StateReconnecting, attempt, delay)
+}
+
+func (s *Supervisor) wait(ctx context.Context, state State, attempt int, delay time.Duration) bool {
+	until := time.Now().Add(delay)
+	s.update(func(st *Status) { st.State, st.Attempt, st.NextRetryAt = state, attempt, until })
+	s.emit(event.TypeReconnecting, event.ReconnectingData{Attempt: attempt, DelayMs: delay.Milliseconds()})
+	return sleepUntil(ctx, until)
+}
+
+// nextBackoff counts a failed attempt and draws its delay: full jitter, uniform in
+// [0, min(cap, base·2^(attempt-1))].
+func (s *Supervisor) nextBackoff() (int, time.Duration) {
+	s.mu.Lock()
+	s.st.Attempt++
+	attempt := s.st.Attempt
+	s.mu.Unlock()
+	return attempt, Backoff(attempt, s.cfg.BackoffBase, s.cfg.BackoffCap, rand.Int64N)
+}
+
+// Backoff is the full-jitter delay of a 1-based attempt; randN(n) returns a value in [0, n).
+func Backoff(attempt int, base, cap time.Duration, randN func(int64) int64) time.Duration {
+	bound := cap
+	if attempt < 40 { // beyond that the shift overflows and the cap applies anyway
+		if b := base << (attempt - 1); b > 0 && b < cap {
+			bound = b
+		}
+	}
+	return time.Duration(randN(int64(bound) + 1))
+}
+
+// waitForLive polls the cheap live check until the host is live. False when ctx ended.
+func (s *Supervisor) waitForLive(ctx context.Context, roomID string) bool {
+	for {
+		next := time.Now().Add(s.cfg.LivePoll)
+		s.update(func(st *Status) { st.State, st.NextRetryAt, st.ConnectedSince = StateWaitingForLive, next, time.Time{} })
+		s.emit(event.TypeWaitingForLive, event.WaitingForLiveData{NextCheckAt: next})
+		for {
+			if !sleepUntil(ctx, next) {
+				return false
+			}
+			live, err := s.checkLive(ctx, roomID)
+			if ctx.Err() != nil {
+				return false
+			}
+			if err == nil && live {
+				s.update(func(st *Status) { st.State, st.NextRetryAt, st.Attempt = StateConnecting, time.Time{}, 0 })
+				return true
+			}
+			if err != nil {
+				s.log.Debug("live check failed", "err", err)
+			}
+			next = time.Now().Add(s.cfg.LivePoll)
+			s.update(func(st *Status) { st.NextRetryAt = next })
+		}
+	}
+}
+
+func (s *Supervisor) checkLive(ctx context.Context, roomID string) (bool, error) {
+	if !s.takeQuota(ctx) {
+		return false, ctx.Err()
+	}
+	return s.cfg.Upstream.CheckLive(ctx, roomID)
+}
+
+// takeQuota waits for a sign token; while it waits the room shows as rate limited.
+func (s *Supervisor) takeQuota(ctx context.Context) bool {
+	wait := s.cfg.Quota.Reserve()
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	until := time.Now().Add(wait)
+	var prev State
+	s.update(func(st *Status) { prev, st.State, st.NextRetryAt = st.State, StateRateLimited, until })
+	s.emit(event.TypeRateLimited, event.RateLimitedData{RetryAt: until})
+	s.log.Info("sign quota exhausted, waiting", "retryAt", until)
+	if !sleepUntil(ctx, until) {
+		s.cfg.Quota.Cancel()
+		return false
+	}
+	s.update(func(st *Status) { st.State = prev })
+	return true
+}
+
+// stop ends the supervisor on a final error.
+func (s *Supervisor) stop(code string, err error) {
+	s.log.Warn("giving up", "code", code, "err", err)
+	s.fail(code, err, false)
+	s.update(func(st *Status) {
+		st.State, st.StopReason, st.NextRetryAt, st.ConnectedSince = StateStopped, code, time.Time{}, time.Time{}
+	})
+}
+
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+// isFinal: errors that waiting will not fix.
+func isFinal(err error) bool {
+	return errors.Is(err, webcast.ErrUserNotFound) || errors.Is(err, webcast.ErrAgeRestricted) ||
+		errors.Is(err, webcast.ErrSignPayment)
+}
+
+// errorCode maps an upstream error to the error event's code (the original server's words first).
+func errorCode(err error) string {
+	switch webcast.KindOf(err) {
+	case webcast.KindUserNotFound:
+		return "room_not_found"
+	case webcast.KindOffline:
+		return "user_offline"
+	case webcast.KindSignRateLimited:
+		return "rate_limited"
+	case webcast.KindAgeRestricted:
+		return "age_restricted"
+	case webcast.KindSignPayment:
+		return "sign_payment_required"
+	case webcast.KindBlocked, webcast.KindHandshake:
+		return "blocked"
+	}
+	return "connect_failed"
+}
+
+// signCounter counts sign calls and rate-limit answers for metrics.
+type signCounter struct {
+	mu                        sync.Mutex
+	calls, rateLimited, fails int64
+}
+
+type countingSigner struct {
+	inner webcast.Signer
+	n     *signCounter
+}
+
+func (c countingSigner) Sign(ctx context.Context, req webcast.SignRequest) (*webcast.SignResult, error) {
+	res, err := c.inner.Sign(ctx, req)
+	c.n.mu.Lock()
+	c.n.calls++
+	if errors.Is(err, webcast.ErrSignRateLimited) {
+		c.n.rateLimited++
+	} else if err != nil {
+		c.n.fails++
+	}
+	c.n.mu.Unlock()
+	return res, err
+}
