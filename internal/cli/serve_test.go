@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/leakcheck"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
+)
+
+var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
+
+// TestServe_GracefulShutdown: with clients on every transport attached, a shutdown (POST /shutdown
+// or the signal's context) tells each client why, closes WebSockets with 1001, ends SSE streams,
+// and Run returns 0 with no goroutine left behind.
+func TestServe_GracefulShutdown(t *testing.T) {
+	for _, how := range []string{"POST /shutdown", "signal"} {
+		t.Run(how, func(t *testing.T) {
+			leakcheck.Check(t)
+			fakeCtx, stopFake := context.WithCancel(context.Background())
+			defer stopFake()
+			fake, err := faketiktok.Start(fakeCtx, faketiktok.Options{Default: faketiktok.StreamConfig{Rate: 20}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fake.Close()
+			u := fake.URLs()
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var stdout, stderr testutil.SyncBuffer
+			exit := make(chan int, 1)
+			go func() {
+				exit <- Run(ctx, []string{"--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
+					"--listen", "127.0.0.1", "--log-level", "warn", "0"}, strings.NewReader(""), &stdout, &stderr)
+			}()
+			var base string
+			testutil.Eventually(t, 10*time.Second, func() bool {
+				if m := listenLine.FindStringSubmatch(stdout.String()); m != nil {
+					base = m[1]
+				}
+				return base != ""
+			}, "no listening line; stderr %q", stderr.String())
+
+			legacy := dialRecorder(t, "ws"+strings.TrimPrefix(base, "http")+"/")
+			v1 := dialRecorder(t, "ws"+strings.TrimPrefix(base, "http")+"/v1/ws?types=connection_created,connection_closed")
+			sse := sseRecorder(t, base+"/v1/events")
+			resp, err := http.Post(base+"/connect/streamer", "", nil)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("connect: %v %v", resp, err)
+			}
+			resp.Body.Close()
+			testutil.Eventually(t, 10*time.Second, func() bool { return strings.Contains(sse.text(), "connection_created") },
+				"SSE client never saw connection_created")
+
+			if how == "signal" {
+				cancel()
+			} else {
+				resp, err := http.Post(base+"/shutdown", "", nil)
+				if err != nil || resp.StatusCode != 200 {
+					t.Fatalf("shutdown: %v %v", resp, err)
+				}
+				resp.Body.Close()
+			}
+			select {
+			case code := <-exit:
+				if code != 0 {
+					t.Fatalf("Run = %d, want 0; stderr %s", code, stderr.String())
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run did not return after shutdown")
+			}
+			for name, r := range map[string]*recorder{"legacy": legacy, "v1": v1} {
+				<-r.done
+				if st := websocket.CloseStatus(r.err); st != websocket.StatusGoingAway {
+					t.Errorf("%s client: close %v (%v), want 1001", name, st, r.err)
+				}
+				if !r.has("connection_closed", "shutdown") {
+					t.Errorf("%s client never got connection_closed with reason shutdown", name)
+				}
+			}
+			<-sse.done
+			if txt := sse.text(); !strings.Contains(txt, `"reason":"shutdown"`) || !strings.Contains(txt, "event: close\ndata: {\"code\":1001") {
+				t.Errorf("SSE stream did not end with connection_closed and a close event:\n%s", tail(txt, 600))
+			}
+			if _, err := http.Get(base + "/health"); err == nil {
+				t.Errorf("the server still answers after shutdown")
+			}
+		})
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+type recorder struct {
+	mu   sync.Mutex
+	msgs []map[string]any
+	err  error
+	done chan struct{}
+	buf  strings.Builder
+}
+
+func (r *recorder) has(typ, reason string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.msgs {
+		if d, _ := m["data"].(map[string]any); m["type"] == typ && d["reason"] == reason {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *recorder) text() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.String()
+}
+
+func dialRecorder(t *testing.T, url string) *recorder {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadLimit(1 << 24)
+	r := &recorder{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		for {
+			_, b, err := conn.Read(context.Background())
+			if err != nil {
+				r.mu.Lock()
+				r.err = err
+				r.mu.Unlock()
+				return
+			}
+			var m map[string]any
+			json.Unmarshal(b, &m)
+			r.mu.Lock()
+			r.msgs = append(r.msgs, m)
+			r.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { conn.CloseNow(); <-r.done })
+	return r
+}
+
+func sseRecorder(t *testing.T, url string) *recorder {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		for {
+			line, err := br.ReadString('\n')
+			r.mu.Lock()
+			r.buf.WriteString(line)
+			r.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { resp.Body.Close(); <-r.done })
+	return r
+}

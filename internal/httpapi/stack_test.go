@@ -1,0 +1,285 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
+)
+
+const wait = 15 * time.Second
+
+// stack is the whole server in-process against a fake TikTok, over real sockets.
+type stack struct {
+	t        *testing.T
+	fake     *faketiktok.Server
+	hub      *hub.Hub
+	rooms    *room.Manager
+	api      *Server
+	srv      *httptest.Server
+	url      string
+	shutdown chan struct{}
+}
+
+type stackOptions struct {
+	maxRooms      int
+	rate          float64 // synthetic messages per second; 0 = only injected ones
+	queueBytes    int
+	writeTimeout  time.Duration
+	streakTimeout time.Duration
+}
+
+func newStack(t *testing.T, o stackOptions) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	fake, err := faketiktok.Start(ctx, faketiktok.Options{Default: faketiktok.StreamConfig{Rate: o.rate, HistorySize: -1, Seed: 7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := fake.URLs()
+	h := hub.New(hub.Options{MaxQueueBytes: o.queueBytes})
+	client := webcast.New(webcast.Config{WebURL: u.Web, WebcastURL: u.Webcast})
+	rooms := room.NewManager(ctx, room.Config{
+		Upstream: client, Signer: &webcast.EulerSigner{BaseURL: u.Sign, Route: webcast.RouteConnect},
+		BackoffBase: 20 * time.Millisecond, BackoffCap: 200 * time.Millisecond, LivePoll: 100 * time.Millisecond,
+	}, max(o.maxRooms, 1), h, stream.Options{StreakTimeout: o.streakTimeout})
+	s := &stack{t: t, fake: fake, hub: h, rooms: rooms, shutdown: make(chan struct{})}
+	var once sync.Once
+	s.api = New(Config{Rooms: rooms, Hub: h, Resolver: client, WriteTimeout: o.writeTimeout,
+		Shutdown: func() { once.Do(func() { close(s.shutdown) }) }})
+	s.srv = httptest.NewServer(s.api.Handler())
+	s.url = s.srv.URL
+	t.Cleanup(func() {
+		s.api.BeginShutdown()
+		rooms.Close()
+		h.Close()
+		s.api.WaitStreams(context.Background())
+		s.srv.Close()
+		fake.Close()
+		cancel()
+	})
+	return s
+}
+
+// do sends a request and decodes the JSON answer.
+func (s *stack) do(method, path string) (int, map[string]any) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url+path, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+		if err := json.Unmarshal(body, &m); err != nil {
+			s.t.Fatalf("%s %s: bad JSON %q: %v", method, path, body, err)
+		}
+	}
+	return resp.StatusCode, m
+}
+
+// wsClient records every message of a WebSocket stream.
+type wsClient struct {
+	conn *websocket.Conn
+	mu   sync.Mutex
+	msgs []map[string]any
+	err  error // why reading stopped
+	done chan struct{}
+}
+
+func (s *stack) dial(path string) *wsClient {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.url, "http")+path, nil)
+	if err != nil {
+		s.t.Fatalf("dial %s: %v", path, err)
+	}
+	conn.SetReadLimit(16 << 20)
+	c := &wsClient{conn: conn, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for {
+			_, b, err := conn.Read(context.Background())
+			if err != nil {
+				c.mu.Lock()
+				c.err = err
+				c.mu.Unlock()
+				return
+			}
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				m = map[string]any{"unparsed": string(b)}
+			}
+			c.mu.Lock()
+			c.msgs = append(c.msgs, m)
+			c.mu.Unlock()
+		}
+	}()
+	s.t.Cleanup(func() { conn.CloseNow(); <-c.done })
+	return c
+}
+
+func (c *wsClient) events() []map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]map[string]any(nil), c.msgs...)
+}
+
+func (c *wsClient) closeStatus() websocket.StatusCode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return websocket.CloseStatus(c.err)
+}
+
+// match finds events by type, username and data values.
+func match(evs []map[string]any, typ, user string, data map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, e := range evs {
+		if e["type"] != typ || (user != "" && e["username"] != user) {
+			continue
+		}
+		d, _ := e["data"].(map[string]any)
+		ok := true
+		for k, v := range data {
+			if fmt.Sprint(d[k]) != fmt.Sprint(v) {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (c *wsClient) await(t *testing.T, typ, user string, data map[string]any) map[string]any {
+	t.Helper()
+	var found map[string]any
+	testutil.Eventually(t, wait, func() bool {
+		m := match(c.events(), typ, user, data)
+		if len(m) > 0 {
+			found = m[0]
+		}
+		return found != nil
+	}, "no %s event for %q with %v; got %d events", typ, user, data, len(c.events()))
+	return found
+}
+
+// sseClient reads a Server-Sent Events stream.
+type sseClient struct {
+	mu     sync.Mutex
+	events []sseEvent
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+type sseEvent struct {
+	ID, Type string
+	Data     map[string]any
+}
+
+func (s *stack) sse(path string) *sseClient {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		s.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	c := &sseClient{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(c.done)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.Type != "" {
+					c.mu.Lock()
+					c.events = append(c.events, ev)
+					c.mu.Unlock()
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "id: "):
+				ev.ID = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				ev.Type = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				json.Unmarshal([]byte(line[6:]), &ev.Data)
+			}
+		}
+	}()
+	s.t.Cleanup(func() { cancel(); <-c.done })
+	return c
+}
+
+func (c *sseClient) snapshot() []sseEvent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]sseEvent(nil), c.events...)
+}
+
+// Injected messages.
+
+var msgTime = time.Date(2026, 11, 27, 16, 0, 0, 0, time.UTC).UnixMilli()
+
+func viewer(id int64, handle string) *pb.User {
+	return &pb.User{Id: id, UniqueId: handle, Nickname: strings.ToUpper(handle[:1]) + handle[1:]}
+}
+
+func chatMsg(i int, text string) *pb.ChatMessage {
+	return &pb.ChatMessage{Common: &pb.MessageCommon{CreateTimeMs: msgTime + int64(i)}, User: viewer(1001, "alice"), Comment: text}
+}
+
+// giftStep is step count of a Rose streak (gift type 1, 1 diamond); end marks the last step.
+func giftStep(i int, user *pb.User, group int64, count int32, end bool) *pb.GiftMessage {
+	e := int32(0)
+	if end {
+		e = 1
+	}
+	return &pb.GiftMessage{Common: &pb.MessageCommon{CreateTimeMs: msgTime + int64(i)}, GiftId: 5655, RepeatCount: count,
+		RepeatEnd: e, GroupId: group, User: user,
+		Gift: &pb.GiftInfo{Id: 5655, Type: 1, DiamondCount: 1, Name: "Rose"}}
+}
+
+func (s *stack) connect(user string) {
+	s.t.Helper()
+	code, body := s.do("POST", "/connect/"+user)
+	if code != http.StatusOK {
+		s.t.Fatalf("connect %s: %d %v", user, code, body)
+	}
+}
+
+func isClosed(err error) bool {
+	return err != nil && !errors.Is(err, context.Canceled)
+}
