@@ -212,4 +212,3 @@ func ioReadFull(r *bufio.Reader, b []byte) (int, error) {
 	}
 	return n, nil
 }
-

@@ -143,16 +143,21 @@ func (r *Room) Publish(e event.Event) bool {
 func (r *Room) FinalizeStreaks() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.finalizeAllLocked()
+}
+
+func (r *Room) finalizeAllLocked() {
 	for k, s := range r.streaks {
 		r.finalizeLocked(k, s)
 	}
 }
 
 // Close finalises running streaks and stops the streak timer; later Publish calls are ignored.
+// Finalising and closing happen under one lock, so no streak can open in between and never end.
 func (r *Room) Close() {
-	r.FinalizeStreaks()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.finalizeAllLocked()
 	r.closed = true
 	if r.timer != nil {
 		r.timer.Stop()
