@@ -28,7 +28,8 @@ func commands() []command {
 		{"serve", "run the server (the default: 'tiktok-live-server [flags] [port]')", runServe},
 		{"decode", "turn capture lines (stdin) into contract events (stdout)", runDecode},
 		{"fake-tiktok", "run a fake TikTok (web, sign server, push socket) for tests and demos", runFakeTikTok},
-		{"watch", "connect to one LIVE room and print its events as JSON lines", runWatch},
+		{"watch", "connect to one LIVE room and print its events as JSON lines (no server)", runWatch},
+		{"tail", "print the events of a running server as JSON lines (a WebSocket client)", runTail},
 	}
 }
 

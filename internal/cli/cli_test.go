@@ -55,6 +55,8 @@ func TestRun_Usage(t *testing.T) {
 		{[]string{"--max-rooms", "0"}, 2},    // at least one room
 		{[]string{"--log-format", "xml"}, 2}, // text or json
 		{[]string{"serve", "--sign-route", "x"}, 2},
+		{[]string{"tail", "extra"}, 2},
+		{[]string{"tail", "--server", "ftp://x"}, 2},
 		{[]string{"--help"}, 0},
 		{[]string{"bogus"}, 2},
 		{[]string{"watch"}, 2},                                     // no user

@@ -187,3 +187,72 @@ func sseRecorder(t *testing.T, url string) *recorder {
 	t.Cleanup(func() { resp.Body.Close(); <-r.done })
 	return r
 }
+
+// TestTail_PrintsEvents: the tail command follows a running server's stream with filters and
+// stops cleanly when the server shuts down (close 1001 is a normal end for it).
+func TestTail_PrintsEvents(t *testing.T) {
+	leakcheck.Check(t)
+	fakeCtx, stopFake := context.WithCancel(context.Background())
+	defer stopFake()
+	fake, err := faketiktok.Start(fakeCtx, faketiktok.Options{Default: faketiktok.StreamConfig{Rate: 50}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	u := fake.URLs()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr testutil.SyncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- Run(ctx, []string{"--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast, "--log-level", "warn", "0"},
+			strings.NewReader(""), &stdout, &stderr)
+	}()
+	var base string
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		if m := listenLine.FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+		}
+		return base != ""
+	}, "no listening line")
+	var out, errOut testutil.SyncBuffer
+	tailExit := make(chan int, 1)
+	go func() {
+		tailExit <- Run(context.Background(), []string{"tail", "--server", base, "--types", "connection_created,chat"}, nil, &out, &errOut)
+	}()
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		resp, err := http.Get(base + "/health")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var h map[string]any
+		json.NewDecoder(resp.Body).Decode(&h)
+		return h["wsClients"] == float64(1)
+	}, "tail never subscribed")
+	resp, err := http.Post(base+"/connect/streamer", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	testutil.Eventually(t, 10*time.Second, func() bool { return strings.Count(out.String(), `"type":"chat"`) >= 2 },
+		"tail printed no chat: %q", out.String())
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil || (e["type"] != "chat" && e["type"] != "connection_created") {
+			t.Errorf("tail line %q: want one chat or connection_created event (%v)", line, err)
+		}
+	}
+	cancel()
+	if code := <-exit; code != 0 {
+		t.Errorf("server exit %d", code)
+	}
+	select {
+	case code := <-tailExit:
+		if code != 0 {
+			t.Errorf("tail exit %d; stderr %q", code, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("tail did not stop when the server shut down")
+	}
+}
