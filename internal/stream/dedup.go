@@ -1,7 +1,7 @@
 package stream
 
 import (
-	"hash/fnv"
+	"hash/maphash"
 	"strconv"
 )
 
@@ -25,14 +25,14 @@ func newIDWindow(n int) idWindow {
 	}
 }
 
+var idSeed = maphash.MakeSeed()
+
 // idKey turns a msgId (decimal) into a set key; anything else is hashed.
 func idKey(id string) uint64 {
 	if v, err := strconv.ParseUint(id, 10, 64); err == nil {
 		return v
 	}
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return h.Sum64()
+	return maphash.String(idSeed, id)
 }
 
 // seen reports whether id was recorded before, and records it if not.

@@ -7,6 +7,7 @@
 package stream
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -83,6 +84,7 @@ type Room struct {
 	lastEventAt time.Time
 	closed      bool
 	pub         Publisher
+	scratch     []byte // the encoding buffer, reused
 }
 
 type openStreak struct {
@@ -181,12 +183,16 @@ func (r *Room) publishLocked(e *event.Event) {
 	e.Seq, e.Epoch = r.seq, r.epoch
 	r.count(e)
 	r.lastEventAt = r.opts.Now()
-	m := &hub.Message{Room: r.key, Type: e.Type, Seq: e.Seq, JSON: e.AppendJSON(make([]byte, 0, 512))}
+	// Encode into the room's scratch buffer, then copy once at the exact size: the bytes are shared
+	// by every client, so they must be their own allocation, but need not grow into it.
+	r.scratch = e.AppendJSON(r.scratch[:0])
+	m := &hub.Message{Room: r.key, Type: e.Type, Seq: e.Seq, JSON: bytes.Clone(r.scratch)}
 	if g, ok := e.Data.(event.GiftData); ok && g.StreakState == event.StreakProgress {
 		m.StreakStep = true
 	}
 	if r.opts.OnPublish != nil {
-		r.opts.OnPublish(e)
+		ev := *e // a copy, so e itself does not escape when no hook is set
+		r.opts.OnPublish(&ev)
 	}
 	r.pub.Publish(m)
 }
