@@ -27,30 +27,8 @@ func TestServe_GracefulShutdown(t *testing.T) {
 	for _, how := range []string{"POST /shutdown", "signal"} {
 		t.Run(how, func(t *testing.T) {
 			leakcheck.Check(t)
-			fakeCtx, stopFake := context.WithCancel(context.Background())
-			defer stopFake()
-			fake, err := faketiktok.Start(fakeCtx, faketiktok.Options{Default: faketiktok.StreamConfig{Rate: 20}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer fake.Close()
-			u := fake.URLs()
-
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var stdout, stderr testutil.SyncBuffer
-			exit := make(chan int, 1)
-			go func() {
-				exit <- Run(ctx, []string{"--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
-					"--listen", "127.0.0.1", "--log-level", "warn", "0"}, strings.NewReader(""), &stdout, &stderr)
-			}()
-			var base string
-			testutil.Eventually(t, 10*time.Second, func() bool {
-				if m := listenLine.FindStringSubmatch(stdout.String()); m != nil {
-					base = m[1]
-				}
-				return base != ""
-			}, "no listening line; stderr %q", stderr.String())
+			srv := startServer(t, 20)
+			base, exit, cancel, stderr := srv.base, srv.exit, srv.cancel, srv.stderr
 
 			legacy := dialRecorder(t, "ws"+strings.TrimPrefix(base, "http")+"/")
 			v1 := dialRecorder(t, "ws"+strings.TrimPrefix(base, "http")+"/v1/ws?types=connection_created,connection_closed")
@@ -98,6 +76,39 @@ func TestServe_GracefulShutdown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runningServer is the whole program, started by Run against its own fake TikTok.
+type runningServer struct {
+	base   string // http://127.0.0.1:PORT
+	exit   chan int
+	cancel context.CancelFunc // the signal
+	stderr *testutil.SyncBuffer
+}
+
+func startServer(t *testing.T, rate float64) *runningServer {
+	t.Helper()
+	fakeCtx, stopFake := context.WithCancel(context.Background())
+	fake, err := faketiktok.Start(fakeCtx, faketiktok.Options{Default: faketiktok.StreamConfig{Rate: rate}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := fake.URLs()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout testutil.SyncBuffer
+	s := &runningServer{exit: make(chan int, 1), cancel: cancel, stderr: &testutil.SyncBuffer{}}
+	go func() {
+		s.exit <- Run(ctx, []string{"--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
+			"--listen", "127.0.0.1", "--log-level", "warn", "0"}, strings.NewReader(""), &stdout, s.stderr)
+	}()
+	t.Cleanup(func() { cancel(); fake.Close(); stopFake() })
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		if m := listenLine.FindStringSubmatch(stdout.String()); m != nil {
+			s.base = m[1]
+		}
+		return s.base != ""
+	}, "no listening line; stderr %q", s.stderr.String())
+	return s
 }
 
 func tail(s string, n int) string {
@@ -192,29 +203,8 @@ func sseRecorder(t *testing.T, url string) *recorder {
 // stops cleanly when the server shuts down (close 1001 is a normal end for it).
 func TestTail_PrintsEvents(t *testing.T) {
 	leakcheck.Check(t)
-	fakeCtx, stopFake := context.WithCancel(context.Background())
-	defer stopFake()
-	fake, err := faketiktok.Start(fakeCtx, faketiktok.Options{Default: faketiktok.StreamConfig{Rate: 50}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fake.Close()
-	u := fake.URLs()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr testutil.SyncBuffer
-	exit := make(chan int, 1)
-	go func() {
-		exit <- Run(ctx, []string{"--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast, "--log-level", "warn", "0"},
-			strings.NewReader(""), &stdout, &stderr)
-	}()
-	var base string
-	testutil.Eventually(t, 10*time.Second, func() bool {
-		if m := listenLine.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-		}
-		return base != ""
-	}, "no listening line")
+	srv := startServer(t, 50)
+	base, exit, cancel := srv.base, srv.exit, srv.cancel
 	var out, errOut testutil.SyncBuffer
 	tailExit := make(chan int, 1)
 	go func() {
