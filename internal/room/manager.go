@@ -175,14 +175,13 @@ func (m *Manager) Stop(username, reason string) (Status, error) {
 func (m *Manager) stopLocked(key, reason string) (Status, error) {
 	m.mu.Lock()
 	e, ok := m.rooms[key]
-	if !ok || e.stopped() && e.reason != "" {
-		m.mu.Unlock()
+	if !ok || e.stopped() {
+		m.mu.Unlock() // unknown, or stopped already (on purpose or by a final error): keep its reason
 		if ok {
 			return m.status(e), nil
 		}
 		return Status{}, ErrNotFound
 	}
-	wasRunning := !e.stopped()
 	if reason == "" {
 		e.reason = "failed"
 	} else {
@@ -196,7 +195,7 @@ func (m *Manager) stopLocked(key, reason string) (Status, error) {
 	e.sup.update(func(st *Status) {
 		st.State, st.StopReason, st.ConnectedSince, st.NextRetryAt = StateStopped, e.reason, time.Time{}, time.Time{}
 	})
-	if reason != "" && wasRunning {
+	if reason != "" {
 		s.Publish(event.Lifecycle(event.TypeConnectionClosed, e.sup.room(), time.Now(), event.ConnectionClosedData{Reason: reason}))
 	}
 	m.cfg.Logger.Info("room stopped", "room", key, "reason", e.reason)
@@ -214,12 +213,17 @@ func (m *Manager) Status(username string) (Status, bool) {
 	return m.status(e), true
 }
 
+// status is e's status. m.mu must not be held; e.reason is read under it, as stopLocked writes it
+// while other goroutines (HTTP handlers) ask for statuses.
 func (m *Manager) status(e *entry) Status {
 	st := e.sup.Status()
-	if e.stopped() {
+	m.mu.Lock()
+	stopped, reason := e.stopped(), e.reason
+	m.mu.Unlock()
+	if stopped {
 		st.State = StateStopped
 		if st.StopReason == "" {
-			st.StopReason = e.reason
+			st.StopReason = reason
 		}
 	}
 	return st

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -101,6 +102,7 @@ type Status struct {
 	NextRetryAt    time.Time // the next connect or live check, when waiting
 	LastError      *ErrorInfo
 	StopReason     string // why it stopped (requested, replaced, shutdown, or an error code)
+	LastStable     bool   // the last connection lasted long enough to reset the backoff
 	Stream         stream.Snapshot
 }
 
@@ -269,7 +271,7 @@ func (s *Supervisor) watch(ctx context.Context, sess *webcast.Session) error {
 	err := sess.Run(ctx, func(m webcast.Message) { s.stream.Publish(event.FromMessage(&m, room)) })
 	stable := time.Since(now) >= stableAfter
 	s.update(func(st *Status) {
-		st.ConnectedSince = time.Time{}
+		st.State, st.ConnectedSince, st.LastStable = StateConnecting, time.Time{}, stable
 		if stable {
 			st.Attempt = 0
 		}
@@ -291,7 +293,13 @@ func (s *Supervisor) afterDrop(ctx context.Context, roomID string, end error) (c
 			return false, false
 		}
 		if err == nil && live {
-			return true, true
+			// Live again at once: a new broadcast. Back off unless the last one lasted, so a host
+			// whose broadcasts end as soon as they start does not make us loop.
+			if s.Status().LastStable {
+				return true, true
+			}
+			attempt, delay := s.nextBackoff()
+			return true, s.wait(ctx, StateReconnecting, attempt, delay)
 		}
 		return true, s.waitForLive(ctx, roomID)
 	case errors.Is(end, webcast.ErrStalled):
@@ -355,10 +363,12 @@ func (s *Supervisor) nextBackoff() (int, time.Duration) {
 // Backoff is the full-jitter delay of a 1-based attempt; randN(n) returns a value in [0, n).
 func Backoff(attempt int, base, cap time.Duration, randN func(int64) int64) time.Duration {
 	bound := cap
-	if attempt < 40 { // beyond that the shift overflows and the cap applies anyway
-		if b := base << (attempt - 1); b > 0 && b < cap {
-			bound = b
-		}
+	// base·2^s <= cap exactly when base <= cap>>s (s >= 64 gives 0), so the shift cannot overflow.
+	if s := attempt - 1; base > 0 && base <= cap>>s {
+		bound = base << s
+	}
+	if bound >= math.MaxInt64 {
+		bound = math.MaxInt64 - 1 // randN's argument must stay positive
 	}
 	return time.Duration(randN(int64(bound) + 1))
 }
