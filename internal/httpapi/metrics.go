@@ -17,6 +17,7 @@ type collector struct {
 	events, duplicates, streakTimeouts, reconnects, roomState         *prometheus.Desc
 	signCalls, signLimited, signFailed, quotaLeft                     *prometheus.Desc
 	clients, published, deliveries, slowCloses, queuedBytes, queuedMs *prometheus.Desc
+	undelivered                                                       *prometheus.Desc
 }
 
 const ns = "tiktok_live"
@@ -42,6 +43,7 @@ func newRegistry(rooms *room.Manager, h *hub.Hub) *prometheus.Registry {
 		deliveries:     d("deliveries_total", "Events queued for clients (one per client per event)."),
 		slowCloses:     d("slow_client_closes_total", "Clients closed for falling behind, by reason.", "reason"),
 		queuedBytes:    d("queue_bytes", "Bytes waiting in client queues."),
+		undelivered:    d("undelivered_total", "Events dropped from the queues of clients that were closed or left before receiving them."),
 		queuedMs:       d("queue_messages", "Events waiting in client queues."),
 	}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
@@ -50,7 +52,7 @@ func newRegistry(rooms *room.Manager, h *hub.Hub) *prometheus.Registry {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.events, c.duplicates, c.streakTimeouts, c.reconnects, c.roomState,
 		c.signCalls, c.signLimited, c.signFailed, c.quotaLeft, c.clients, c.published, c.deliveries, c.slowCloses,
-		c.queuedBytes, c.queuedMs} {
+		c.queuedBytes, c.queuedMs, c.undelivered} {
 		ch <- d
 	}
 }
@@ -86,6 +88,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.deliveries, float64(hs.Enqueued))
 	counter(c.slowCloses, float64(hs.SlowCloses), "queue_full")
 	counter(c.slowCloses, float64(hs.TimeoutCloses), "write_timeout")
+	counter(c.undelivered, float64(hs.Dropped))
 	gauge(c.queuedBytes, float64(hs.QueuedBytes))
 	gauge(c.queuedMs, float64(hs.QueuedMessages))
 }

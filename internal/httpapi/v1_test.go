@@ -134,7 +134,7 @@ func TestServer_Operations(t *testing.T) {
 		`tiktok_live_sign_calls_total 1`,
 		`tiktok_live_clients{transport="ws"} 0`,
 		"tiktok_live_deliveries_total", "tiktok_live_slow_client_closes_total", "tiktok_live_reconnects_total",
-		"tiktok_live_sign_rate_limited_total", "tiktok_live_queue_bytes", "go_goroutines",
+		"tiktok_live_sign_rate_limited_total", "tiktok_live_queue_bytes", "tiktok_live_undelivered_total", "go_goroutines",
 	} {
 		if !strings.Contains(sb.String(), want) {
 			t.Errorf("/metrics lacks %q", want)

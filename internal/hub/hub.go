@@ -58,6 +58,7 @@ type Stats struct {
 	Enqueued       uint64         // messages put on subscriber queues (deliveries)
 	SlowCloses     uint64         // subscribers ended with ErrSlowConsumer
 	TimeoutCloses  uint64         // subscribers ended by Fail(ErrWriteTimeout)
+	Dropped        uint64         // messages never delivered: queues dropped when a subscription ended early
 	QueuedBytes    int64          // bytes waiting in all queues now
 	QueuedMessages int64          // messages waiting in all queues now
 }
@@ -79,6 +80,7 @@ type Hub struct {
 	published     atomic.Uint64
 	enqueued      atomic.Uint64
 	slowCloses    atomic.Uint64
+	dropped       atomic.Uint64
 	timeoutCloses atomic.Uint64
 }
 
@@ -207,6 +209,7 @@ func (h *Hub) Stats() Stats {
 		Published:     h.published.Load(),
 		Enqueued:      h.enqueued.Load(),
 		SlowCloses:    h.slowCloses.Load(),
+		Dropped:       h.dropped.Load(),
 		TimeoutCloses: h.timeoutCloses.Load(),
 	}
 	for _, s := range live {
@@ -282,6 +285,7 @@ func (s *Subscription) enqueue(m *Message) bool {
 		// Decided under the same lock as the check, so no other publisher's message slips in
 		// between the overflow and the end.
 		s.endLocked(ErrSlowConsumer, true)
+		s.hub.dropped.Add(1) // m itself
 		s.mu.Unlock()
 		s.ended(ErrSlowConsumer, true)
 		return false
@@ -321,6 +325,7 @@ func (s *Subscription) endLocked(reason *CloseError, drop bool) bool {
 		s.err = reason
 	}
 	if drop {
+		s.hub.dropped.Add(uint64(len(s.queue)))
 		clear(s.queue) // let the GC free the messages even if the array were kept
 		s.queue = nil
 		s.bytes = 0

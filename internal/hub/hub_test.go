@@ -230,6 +230,10 @@ func TestHub_Publish_slowConsumer(t *testing.T) {
 	if want := uint64(total + limit/size); st.Enqueued != want {
 		t.Errorf("Enqueued = %d, want %d", st.Enqueued, want)
 	}
+	// What the slow one held, plus the message that did not fit, never reached it.
+	if want := uint64(limit/size + 1); st.Dropped != want {
+		t.Errorf("Dropped = %d, want %d", st.Dropped, want)
+	}
 }
 
 func TestHub_Publish_queueLimit(t *testing.T) {
@@ -512,6 +516,7 @@ func TestHub_Stats(t *testing.T) {
 		ByTransport:    map[string]int{"ws-legacy": 1, "ws": 2, "sse": 2},
 		Published:      2,
 		Enqueued:       12,
+		Dropped:        2, // the closed subscriber's queue
 		QueuedBytes:    5 * 30,
 		QueuedMessages: 5 * 2,
 	}
