@@ -210,7 +210,11 @@ func (s *Server) disconnect(w http.ResponseWriter, r *http.Request) {
 		s.notCurrent(w, name)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "username": name, "state": "closed"})
+	writeJSON(w, http.StatusOK, struct {
+		Success  bool   `json:"success"`
+		Username string `json:"username"`
+		State    string `json:"state"`
+	}{true, name, "closed"})
 }
 
 func (s *Server) userStatus(w http.ResponseWriter, r *http.Request) {
@@ -229,14 +233,22 @@ func (s *Server) userStatus(w http.ResponseWriter, r *http.Request) {
 func (s *Server) currentStatus(w http.ResponseWriter, r *http.Request) {
 	st, ok := s.cfg.Rooms.Current()
 	if !ok {
-		writeJSON(w, http.StatusOK, map[string]any{"success": true, "username": nil, "state": "idle", "connected": false})
+		writeJSON(w, http.StatusOK, struct {
+			Success   bool    `json:"success"`
+			Username  *string `json:"username"`
+			State     string  `json:"state"`
+			Connected bool    `json:"connected"`
+		}{true, nil, "idle", false})
 		return
 	}
 	writeJSON(w, http.StatusOK, toLegacy(st))
 }
 
 func (s *Server) shutdown(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "shutting down"})
+	writeJSON(w, http.StatusOK, struct {
+		Success bool   `json:"success"`
+		Message string `json:"message"`
+	}{true, "shutting down"})
 	s.triggerShutdown()
 }
 
