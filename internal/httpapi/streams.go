@@ -51,9 +51,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transpor
 		return
 	}
 	defer sub.Close()
-	// We never expect messages from the client; CloseRead answers pings and the close handshake and
-	// cancels ctx when the client goes away.
-	ctx := conn.CloseRead(context.Background())
+	ctx := discardReads(conn)
 	var batch []*hub.Message
 	for {
 		batch, err = sub.Next(ctx, batch[:0])
@@ -86,6 +84,26 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transpor
 			return
 		}
 	}
+}
+
+// maxClientMessage bounds what a stream client may send us; we read and ignore it.
+const maxClientMessage = 64 << 10
+
+// discardReads reads and ignores what the client sends (the original server ignored it too; some
+// overlays send keep-alive text), which also answers pings and the close handshake. The returned
+// context ends when the client goes away or sends more than maxClientMessage at once.
+func discardReads(conn *websocket.Conn) context.Context {
+	conn.SetReadLimit(maxClientMessage)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer cancel()
+		for {
+			if _, _, err := conn.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	return ctx
 }
 
 // sse streams events as Server-Sent Events: "event: <type>", "id: <seq>", "data: <event JSON>".

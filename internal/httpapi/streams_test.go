@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/leakcheck"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
@@ -211,4 +213,23 @@ func ioReadFull(r *bufio.Reader, b []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// TestServer_ClientMessagesIgnored: the original server ignored what WebSocket clients sent (some
+// overlays send keep-alive text); so do we, and the client keeps receiving events.
+func TestServer_ClientMessagesIgnored(t *testing.T) {
+	leakcheck.Check(t)
+	s := newStack(t, stackOptions{})
+	ws := s.dial("/")
+	for i := range 3 {
+		if err := ws.conn.Write(t.Context(), websocket.MessageText, fmt.Appendf(nil, `{"ping":%d}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.connect("streamer")
+	s.fake.Inject("streamer", webcast.MethodChat, chatMsg(0, "still here"))
+	ws.await(t, "chat", "streamer", map[string]any{"comment": "still here"})
+	if s.hub.Count(transportLegacy) != 1 {
+		t.Errorf("legacy clients = %d, want 1", s.hub.Count(transportLegacy))
+	}
 }
