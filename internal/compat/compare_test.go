@@ -82,7 +82,7 @@ func TestCompare_ReportsDifferences(t *testing.T) {
 		{"ws reason", func(_ *testing.T, o *transcript) {
 			o.ws[2]["data"].(map[string]any)["reason"] = "replaced"
 		}, "no counterpart of seed-node event 2 (connection_closed|u|requested|<nil>#1)"},
-		{"ws order", func(_ *testing.T, o *transcript) { o.ws[0], o.ws[1] = o.ws[1], o.ws[0] }, "order differs"},
+		{"ws lifecycle order", func(_ *testing.T, o *transcript) { o.ws[0], o.ws[2] = o.ws[2], o.ws[0] }, "order differs"},
 		{"close code", func(_ *testing.T, o *transcript) { o.closeCode = 1000 }, "close code"},
 		{"exit code", func(_ *testing.T, o *transcript) { o.exitCode = 1 }, "exit code"},
 	}

@@ -39,18 +39,20 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transpor
 	}
 	s.streams.Add(1)
 	defer s.streams.Done()
+	// Subscribe before the handshake answer: once the client has its 101 it is counted (/health's
+	// wsClients) and gets every event published from then on.
+	sub, err := s.cfg.Hub.Subscribe(f, hub.ClientInfo{Transport: transport, Remote: r.RemoteAddr})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+		return
+	}
+	defer sub.Close()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // any Origin, as the original allowed; an allow-list comes with auth
 	})
 	if err != nil {
 		return // Accept has answered the client
 	}
-	sub, err := s.cfg.Hub.Subscribe(f, hub.ClientInfo{Transport: transport, Remote: r.RemoteAddr})
-	if err != nil {
-		conn.Close(websocket.StatusGoingAway, hub.ErrShutdown.Reason)
-		return
-	}
-	defer sub.Close()
 	ctx := discardReads(conn)
 	var batch []*hub.Message
 	for {
