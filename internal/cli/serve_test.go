@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -84,22 +85,30 @@ type runningServer struct {
 	exit   chan int
 	cancel context.CancelFunc // the signal
 	stderr *testutil.SyncBuffer
+	stdout *testutil.SyncBuffer
 }
 
-func startServer(t *testing.T, rate float64) *runningServer {
+func startServer(t *testing.T, rate float64, extra ...string) *runningServer {
+	t.Helper()
+	return startServerWith(t, faketiktok.Options{Default: faketiktok.StreamConfig{Rate: rate}}, extra...)
+}
+
+// startServerWith starts the program against a fake with these options; extra are more flags.
+func startServerWith(t *testing.T, opts faketiktok.Options, extra ...string) *runningServer {
 	t.Helper()
 	fakeCtx, stopFake := context.WithCancel(context.Background())
-	fake, err := faketiktok.Start(fakeCtx, faketiktok.Options{Default: faketiktok.StreamConfig{Rate: rate}})
+	fake, err := faketiktok.Start(fakeCtx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := fake.URLs()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout testutil.SyncBuffer
-	s := &runningServer{exit: make(chan int, 1), cancel: cancel, stderr: &testutil.SyncBuffer{}}
+	s := &runningServer{exit: make(chan int, 1), cancel: cancel, stderr: &testutil.SyncBuffer{}, stdout: &stdout}
 	go func() {
-		s.exit <- Run(ctx, []string{"--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
-			"--listen", "127.0.0.1", "--log-level", "warn", "0"}, strings.NewReader(""), &stdout, s.stderr)
+		args := append([]string{"--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
+			"--listen", "127.0.0.1", "--log-level", "warn"}, extra...)
+		s.exit <- Run(ctx, append(args, "0"), strings.NewReader(""), &stdout, s.stderr)
 	}()
 	t.Cleanup(func() { cancel(); fake.Close(); stopFake() })
 	testutil.Eventually(t, 10*time.Second, func() bool {
@@ -244,5 +253,65 @@ func TestTail_PrintsEvents(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("tail did not stop when the server shut down")
+	}
+}
+
+// TestServe_SecretsStayOut: the sign API key never appears in logs (at debug level), answers,
+// events or metrics, whether the sign server accepts it or refuses it.
+func TestServe_SecretsStayOut(t *testing.T) {
+	const key = "sk-live-9f8e7d6c5b4a39281706"
+	for _, tt := range []struct {
+		name, serverKey string
+		wantState       string
+	}{
+		{"accepted", key, "connected"},
+		{"refused", "another-key-entirely", "reconnecting"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakcheck.Check(t)
+			srv := startServerWith(t, faketiktok.Options{APIKey: tt.serverKey, Default: faketiktok.StreamConfig{Rate: 20}},
+				"--sign-api-key", key, "--log-level", "debug", "--backoff-base", "50ms")
+			events := dialRecorder(t, "ws"+strings.TrimPrefix(srv.base, "http")+"/")
+			var seen strings.Builder
+			get := func(method, path string) {
+				req, _ := http.NewRequest(method, srv.base+path, nil)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				seen.Write(b)
+			}
+			get("POST", "/connect/streamer")
+			testutil.Eventually(t, 10*time.Second, func() bool {
+				var st map[string]any
+				req, _ := http.Get(srv.base + "/v1/rooms/streamer")
+				json.NewDecoder(req.Body).Decode(&st)
+				req.Body.Close()
+				return st["state"] == tt.wantState
+			}, "room never reached %s", tt.wantState)
+			for _, p := range []string{"/status", "/status/streamer", "/v1/rooms", "/v1/rooms/streamer", "/health", "/metrics", "/test/streamer"} {
+				get("GET", p)
+			}
+			srv.cancel()
+			<-srv.exit
+			<-events.done
+			events.mu.Lock()
+			for _, m := range events.msgs {
+				b, _ := json.Marshal(m)
+				seen.Write(b)
+			}
+			events.mu.Unlock()
+			all := seen.String() + srv.stdout.String() + srv.stderr.String()
+			if !strings.Contains(srv.stderr.String(), "level=DEBUG") && tt.name == "accepted" {
+				t.Errorf("no debug log captured; the check would be empty")
+			}
+			for _, part := range []string{key, key[len(key)-12:]} {
+				if strings.Contains(all, part) {
+					t.Errorf("the API key (or its tail %q) appears in logs, answers or events", part)
+				}
+			}
+		})
 	}
 }
