@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/leakcheck"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 )
 
 // TestServer_LegacyRoutes walks the original server's routes in order, each with its answer: the
@@ -88,4 +91,59 @@ func jsonText(v any) string {
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	}
 	return fmt.Sprint(v)
+}
+
+// TestServer_TestRouteSpendsNoQuota: GET /test resolves without signing and without a socket.
+func TestServer_TestRouteSpendsNoQuota(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	for range 3 {
+		if code, body := s.do("GET", "/test/streamer"); code != 200 || body["isLive"] != true {
+			t.Fatalf("/test/streamer = %d %v", code, body)
+		}
+	}
+	rec := s.fake.Record("streamer")
+	if len(rec.SignCalls) != 0 || len(rec.Sockets) != 0 {
+		t.Errorf("/test made %d sign calls and opened %d sockets, want none", len(rec.SignCalls), len(rec.Sockets))
+	}
+	if _, body := s.do("GET", "/v1/rooms"); len(body["rooms"].([]any)) != 0 {
+		t.Errorf("/test started a room: %v", body)
+	}
+}
+
+// TestServer_ConnectRateLimited: the original's 202 while a rate-limit retry is scheduled; the
+// retry waits for the sign server's Retry-After, then the room connects on its own.
+func TestServer_ConnectRateLimited(t *testing.T) {
+	leakcheck.Check(t)
+	s := newStack(t, stackOptions{})
+	ws := s.dial("/")
+	s.fake.AddFault("streamer", faketiktok.Fault{Kind: faketiktok.FaultSign429, RetryAfter: time.Second,
+		Message: "rate limit reached for this test key"})
+	start := time.Now()
+	code, body := s.do("POST", "/connect/streamer")
+	if code != 202 || body["state"] != "retrying" || body["supervisorState"] != "rate_limited" || body["nextRetryAt"] == nil {
+		t.Fatalf("POST /connect = %d %v, want 202 retrying/rate_limited with nextRetryAt", code, body)
+	}
+	if le, _ := body["lastError"].(map[string]any); le["code"] != "rate_limited" {
+		t.Errorf("lastError = %v, want code rate_limited", body["lastError"])
+	}
+	ws.await(t, "error", "streamer", map[string]any{"code": "rate_limited", "retryable": true})
+	limited := ws.await(t, "rate_limited", "streamer", nil)
+	ws.await(t, "connection_created", "streamer", nil)
+	retryAt, err := time.Parse(time.RFC3339Nano, limited["data"].(map[string]any)["retryAt"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if retryAt.Before(start.Add(time.Second - time.Millisecond)) {
+		t.Errorf("retryAt %v is less than the 1 s Retry-After after %v", retryAt, start)
+	}
+	// The fake records a sign call after answering it, so poll for the record.
+	var calls []faketiktok.SignCall
+	testutil.Eventually(t, wait, func() bool { calls = s.fake.Record("streamer").SignCalls; return len(calls) >= 2 },
+		"the fake recorded %d sign calls", len(calls))
+	if len(calls) != 2 || calls[1].At.Before(retryAt) {
+		t.Errorf("sign calls %d, second at %v; want 2, the second not before %v", len(calls), calls[len(calls)-1].At, retryAt)
+	}
+	if _, st := s.do("GET", "/status/streamer"); st["state"] != "connected" || st["attempts"] != float64(2) {
+		t.Errorf("status = %v, want connected after 2 attempts", st)
+	}
 }
