@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/leakcheck"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
 )
@@ -59,13 +60,7 @@ func start(t *testing.T, o Options) *fixture {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond) // polling interval, not synchronisation
-	}
+	testutil.Eventually(t, waitFor, cond, "waiting for %s", what)
 }
 
 type response struct {

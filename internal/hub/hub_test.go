@@ -11,18 +11,13 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/leakcheck"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 )
 
 // waitFor polls cond until it holds or 10 s pass; it never stands in for synchronisation.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, cond, "waiting for %s", what)
 }
 
 func msg(room, typ string, seq uint64, size int) *Message {

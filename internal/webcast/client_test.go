@@ -14,6 +14,7 @@ import (
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/leakcheck"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
 )
@@ -170,13 +171,7 @@ func waitErr(t *testing.T, done <-chan error) error {
 // poll waits for cond with a deadline.
 func poll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, cond, "waiting for %s", what)
 }
 
 func chat(text string) *pb.ChatMessage {
