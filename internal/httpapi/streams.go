@@ -30,23 +30,31 @@ func (s *Server) v1WebSocket(w http.ResponseWriter, r *http.Request) {
 	s.serveWebSocket(w, r, transportWS, f)
 }
 
+// subscribe registers a stream client with the hub, or answers 503 while shutting down (then sub
+// is nil). done unsubscribes and tells WaitStreams the handler has finished.
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, transport string, f hub.Filter) (sub *hub.Subscription, done func()) {
+	if !s.shuttingDown.Load() {
+		s.streams.Add(1)
+		var err error
+		if sub, err = s.cfg.Hub.Subscribe(f, hub.ClientInfo{Transport: transport, Remote: r.RemoteAddr}); err == nil {
+			return sub, func() { sub.Close(); s.streams.Done() }
+		}
+		s.streams.Done()
+	}
+	writeError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+	return nil, nil
+}
+
 // serveWebSocket streams every matching event as one JSON text message. The client's queue lives
 // in the hub; this loop writes whatever is queued, with a deadline per batch.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transport string, f hub.Filter) {
-	if s.shuttingDown.Load() {
-		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
-		return
-	}
-	s.streams.Add(1)
-	defer s.streams.Done()
 	// Subscribe before the handshake answer: once the client has its 101 it is counted (/health's
 	// wsClients) and gets every event published from then on.
-	sub, err := s.cfg.Hub.Subscribe(f, hub.ClientInfo{Transport: transport, Remote: r.RemoteAddr})
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+	sub, done := s.subscribe(w, r, transport, f)
+	if sub == nil {
 		return
 	}
-	defer sub.Close()
+	defer done()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // any Origin, as the original allowed; an allow-list comes with auth
 	})
@@ -115,18 +123,11 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_filter", err.Error())
 		return
 	}
-	if s.shuttingDown.Load() {
-		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+	sub, done := s.subscribe(w, r, transportSSE, f)
+	if sub == nil {
 		return
 	}
-	s.streams.Add(1)
-	defer s.streams.Done()
-	sub, err := s.cfg.Hub.Subscribe(f, hub.ClientInfo{Transport: transportSSE, Remote: r.RemoteAddr})
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
-		return
-	}
-	defer sub.Close()
+	defer done()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
