@@ -29,6 +29,7 @@ func commands() []command {
 		{"decode", "turn capture lines (stdin) into contract events (stdout)", runDecode},
 		{"fake-tiktok", "run a fake TikTok (web, sign server, push socket) for tests and demos", runFakeTikTok},
 		{"watch", "connect to one LIVE room and print its events as JSON lines (no server)", runWatch},
+		{"version", "print the version", runVersion},
 		{"tail", "print the events of a running server as JSON lines (a WebSocket client)", runTail},
 	}
 }

@@ -35,6 +35,8 @@ func TestRun_Usage(t *testing.T) {
 		{[]string{"--log-format", "xml"}, 2}, // text or json
 		{[]string{"serve", "--sign-route", "x"}, 2},
 		{[]string{"tail", "extra"}, 2},
+		{[]string{"version"}, 0},
+		{[]string{"version", "x"}, 2},
 		{[]string{"tail", "--server", "ftp://x"}, 2},
 		{[]string{"--help"}, 0},
 		{[]string{"bogus"}, 2},

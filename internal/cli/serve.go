@@ -150,7 +150,7 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 		Logger: log,
 	}, f.maxRooms, h, stream.Options{DedupWindow: f.dedupWindow, StreakTimeout: f.streakTimeout, Logger: log})
 	api := httpapi.New(httpapi.Config{
-		Rooms: rooms, Hub: h, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout,
+		Rooms: rooms, Hub: h, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, Version: Version(),
 	})
 	srv := &http.Server{
 		Handler:           api.Handler(),
@@ -162,7 +162,7 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	go func() { served <- srv.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(sio.Stdout, "tiktok-live-server listening on %s\n", url)
-	log.Info("listening", "url", url, "maxRooms", f.maxRooms, "signQuotaPerMin", f.signQuota, "signer", signer.String())
+	log.Info("listening", "url", url, "version", Version(), "maxRooms", f.maxRooms, "signQuotaPerMin", f.signQuota, "signer", signer.String())
 
 	var serveErr error
 	select {

@@ -65,10 +65,11 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		WSClients     int     `json:"wsClients"`
 		SSEClients    int     `json:"sseClients"`
 		Rooms         int     `json:"rooms"`
+		Version       string  `json:"version"`
 		UptimeSeconds int64   `json:"uptimeSeconds"`
 		Timestamp     jsTime  `json:"timestamp"`
 	}{
-		Status: "ok", State: "idle",
+		Status: "ok", State: "idle", Version: s.cfg.Version,
 		WSClients:     s.cfg.Hub.Count(transportLegacy) + s.cfg.Hub.Count(transportWS),
 		SSEClients:    s.cfg.Hub.Count(transportSSE),
 		UptimeSeconds: int64(time.Since(s.started).Round(time.Second) / time.Second),

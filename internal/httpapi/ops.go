@@ -11,7 +11,10 @@ import (
 var openapiDoc []byte
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, struct {
+		Status  string `json:"status"`
+		Version string `json:"version"`
+	}{"ok", s.cfg.Version})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

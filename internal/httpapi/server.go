@@ -38,6 +38,8 @@ type Config struct {
 	WriteTimeout time.Duration
 	// ConnectWait bounds how long POST /connect waits for the first outcome; 0 = DefaultConnectWait.
 	ConnectWait time.Duration
+	// Version is the build's version, shown by /health and /healthz.
+	Version string
 	// SSEPing is the interval of SSE keep-alive comments; 0 = DefaultSSEPing.
 	SSEPing time.Duration
 }
