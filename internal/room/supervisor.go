@@ -7,6 +7,7 @@ package room
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -44,7 +45,7 @@ const (
 // Upstream is what a supervisor needs from TikTok (webcast.Client).
 type Upstream interface {
 	Resolve(ctx context.Context, username string) (webcast.RoomInfo, error)
-	CheckLive(ctx context.Context, roomID string) (bool, error)
+	LiveStatus(ctx context.Context, username string) (webcast.RoomInfo, error)
 	Connect(ctx context.Context, signer webcast.Signer, req webcast.ConnectRequest) (*webcast.Session, error)
 }
 
@@ -176,11 +177,11 @@ func (s *Supervisor) fail(code string, err error, retryable bool) {
 // run is the supervisor's life: connect, watch, reconnect, until ctx ends or a final error.
 func (s *Supervisor) run(ctx context.Context) {
 	defer close(s.done)
-	roomID := ""     // known once resolved; a reconnect skips the resolve
-	checked := false // the host was just found live by a live check
+	roomID := ""         // the broadcast's room; it changes from one broadcast to the next
+	skipResolve := false // roomID is fresh: a reconnect to a live room, or a live check just found it
 	for ctx.Err() == nil {
 		s.update(func(st *Status) { st.Attempts++ })
-		if roomID == "" || !checked {
+		if roomID == "" || !skipResolve {
 			info, err := s.resolve(ctx)
 			switch {
 			case ctx.Err() != nil:
@@ -190,10 +191,10 @@ func (s *Supervisor) run(ctx context.Context) {
 			case errors.Is(err, webcast.ErrOffline) && s.giveUpOffline:
 				s.stop("user_offline", err)
 				return
-			case errors.Is(err, webcast.ErrOffline) && info.RoomID != "":
-				roomID = info.RoomID
+			case errors.Is(err, webcast.ErrOffline):
 				s.fail("user_offline", err, true)
-				if !s.waitForLive(ctx, roomID) {
+				var ok bool
+				if roomID, ok = s.waitForLive(ctx); !ok {
 					return
 				}
 			case isFinal(err):
@@ -206,7 +207,7 @@ func (s *Supervisor) run(ctx context.Context) {
 				continue
 			}
 		}
-		checked = false
+		skipResolve = false
 		sess, err := s.connect(ctx, roomID)
 		if ctx.Err() != nil {
 			if sess != nil {
@@ -229,11 +230,11 @@ func (s *Supervisor) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		next, ok := s.afterDrop(ctx, roomID, end)
-		if !ok {
+		var ok bool
+		if roomID, ok = s.afterDrop(ctx, roomID, end); !ok {
 			return
 		}
-		checked = next
+		skipResolve = true
 	}
 }
 
@@ -279,37 +280,37 @@ func (s *Supervisor) watch(ctx context.Context, sess *webcast.Session) error {
 	return err
 }
 
-// afterDrop reports the end of a session and waits before the next attempt. It returns whether the
-// host was just found live (no resolve needed), and false in ok when the supervisor must end.
-func (s *Supervisor) afterDrop(ctx context.Context, roomID string, end error) (checked, ok bool) {
+// afterDrop reports the end of a session and waits before the next attempt. It returns the room to
+// connect to next (a new broadcast has a new one), and false in ok when the supervisor must end.
+func (s *Supervisor) afterDrop(ctx context.Context, roomID string, end error) (next string, ok bool) {
 	s.update(func(st *Status) { st.Reconnects++ })
 	switch {
 	case errors.Is(end, webcast.ErrStreamEnded):
 		s.log.Info("stream ended")
 		s.emit(event.TypeDisconnected, event.DisconnectedData{Reason: "stream_end", WillRetry: true, RetryInMs: 0})
-		// The host may start again at once (a new broadcast in the same room) or go offline.
-		live, err := s.checkLive(ctx, roomID)
+		// The host may start again at once (a new broadcast) or go offline.
+		info, err := s.liveStatus(ctx)
 		if ctx.Err() != nil {
-			return false, false
+			return "", false
 		}
-		if err == nil && live {
-			// Live again at once: a new broadcast. Back off unless the last one lasted, so a host
-			// whose broadcasts end as soon as they start does not make us loop.
+		if err == nil && info.Live {
+			// Live again at once. Back off unless the last broadcast lasted, so a host whose
+			// broadcasts end as soon as they start does not make us loop.
 			if s.Status().LastStable {
-				return true, true
+				return info.RoomID, true
 			}
 			attempt, delay := s.nextBackoff()
-			return true, s.wait(ctx, StateReconnecting, attempt, delay)
+			return info.RoomID, s.wait(ctx, StateReconnecting, attempt, delay)
 		}
-		return true, s.waitForLive(ctx, roomID)
+		return s.waitForLive(ctx)
 	case errors.Is(end, webcast.ErrStalled):
 		silent := s.cfg.StallTimeout.Milliseconds()
 		s.log.Warn("upstream stalled", "silentMs", silent)
 		s.emit(event.TypeStalled, event.StalledData{SilentMs: silent})
-		return true, s.reconnect(ctx, "stalled", end)
+		return roomID, s.reconnect(ctx, "stalled", end)
 	default:
 		s.log.Warn("upstream closed", "err", end)
-		return true, s.reconnect(ctx, "upstream_closed", end)
+		return roomID, s.reconnect(ctx, "upstream_closed", end)
 	}
 }
 
@@ -373,38 +374,46 @@ func Backoff(attempt int, base, cap time.Duration, randN func(int64) int64) time
 	return time.Duration(randN(int64(bound) + 1))
 }
 
-// waitForLive polls the cheap live check until the host is live. False when ctx ended.
-func (s *Supervisor) waitForLive(ctx context.Context, roomID string) bool {
+// waitForLive polls the cheap live check until the host is live and returns the room of their
+// broadcast; ok is false when ctx ended.
+func (s *Supervisor) waitForLive(ctx context.Context) (roomID string, ok bool) {
+	next := time.Now().Add(s.cfg.LivePoll)
+	s.update(func(st *Status) { st.State, st.NextRetryAt, st.ConnectedSince = StateWaitingForLive, next, time.Time{} })
+	s.emit(event.TypeWaitingForLive, event.WaitingForLiveData{NextCheckAt: next})
 	for {
-		next := time.Now().Add(s.cfg.LivePoll)
-		s.update(func(st *Status) { st.State, st.NextRetryAt, st.ConnectedSince = StateWaitingForLive, next, time.Time{} })
-		s.emit(event.TypeWaitingForLive, event.WaitingForLiveData{NextCheckAt: next})
-		for {
-			if !sleepUntil(ctx, next) {
-				return false
-			}
-			live, err := s.checkLive(ctx, roomID)
-			if ctx.Err() != nil {
-				return false
-			}
-			if err == nil && live {
-				s.update(func(st *Status) { st.State, st.NextRetryAt, st.Attempt = StateConnecting, time.Time{}, 0 })
-				return true
-			}
-			if err != nil {
-				s.log.Debug("live check failed", "err", err)
-			}
-			next = time.Now().Add(s.cfg.LivePoll)
-			s.update(func(st *Status) { st.NextRetryAt = next })
+		if !sleepUntil(ctx, next) {
+			return "", false
 		}
+		info, err := s.liveStatus(ctx)
+		if ctx.Err() != nil {
+			return "", false
+		}
+		if err == nil && info.Live {
+			s.update(func(st *Status) { st.State, st.NextRetryAt, st.Attempt = StateConnecting, time.Time{}, 0 })
+			return info.RoomID, true
+		}
+		if err != nil {
+			s.log.Debug("live check failed", "err", err)
+		}
+		next = time.Now().Add(s.cfg.LivePoll)
+		s.update(func(st *Status) { st.NextRetryAt = next })
 	}
 }
 
-func (s *Supervisor) checkLive(ctx context.Context, roomID string) (bool, error) {
+// liveStatus asks, by username, whether the host is live (TikTok gives every broadcast a new room
+// id, so the old one cannot tell). A live answer always has a room id.
+func (s *Supervisor) liveStatus(ctx context.Context) (webcast.RoomInfo, error) {
 	if !s.takeQuota(ctx) {
-		return false, ctx.Err()
+		return webcast.RoomInfo{}, ctx.Err()
 	}
-	return s.cfg.Upstream.CheckLive(ctx, roomID)
+	info, err := s.cfg.Upstream.LiveStatus(ctx, s.username)
+	if err == nil && info.Live && info.RoomID == "" {
+		err = fmt.Errorf("live status of @%s: live without a room id", s.username)
+	}
+	if err == nil && info.RoomID != "" {
+		s.update(func(st *Status) { st.RoomID = info.RoomID })
+	}
+	return info, err
 }
 
 // takeQuota waits for a sign token; while it waits the room shows as rate limited.

@@ -710,3 +710,30 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestSupervisor_NewRoomEachBroadcast: TikTok gives every broadcast a new room id. A host who goes
+// offline and comes back live in a new room is found by username, and the room connects to the new
+// room (polling the old room id would wait forever).
+func TestSupervisor_NewRoomEachBroadcast(t *testing.T) {
+	h := newHarness(t, harnessOptions{fake: faketiktok.Options{Users: map[string]faketiktok.UserConfig{
+		"streamer": {RoomID: 7_100_000_000_000_000_001, Stream: faketiktok.StreamConfig{Rate: 20, HistorySize: -1, Seed: 9}},
+	}}})
+	h.start("streamer", StartOptions{})
+	i1, cc := h.await("first connection_created", 0, is("streamer", event.TypeConnectionCreated))
+	if got := cc.Data.(event.ConnectionCreatedData).RoomID; got != "7100000000000000001" {
+		t.Fatalf("first roomId %s", got)
+	}
+	h.fake.SetLive("streamer", false)
+	iW, _ := h.await("waiting_for_live", i1+1, is("streamer", event.TypeWaitingForLive))
+	// The next broadcast, in a new room.
+	h.fake.SetUser("streamer", faketiktok.UserConfig{Kind: faketiktok.KindLive, RoomID: 7_100_000_000_000_000_002,
+		Stream: faketiktok.StreamConfig{Rate: 20, HistorySize: -1, Seed: 9}})
+	h.fake.SetLive("streamer", true)
+	_, cc2 := h.await("connection_created in the new room", iW+1, is("streamer", event.TypeConnectionCreated))
+	if got := cc2.Data.(event.ConnectionCreatedData).RoomID; got != "7100000000000000002" {
+		t.Errorf("second roomId %s, want the new room 7100000000000000002", got)
+	}
+	if st := h.status("streamer"); st.RoomID != "7100000000000000002" || st.State != StateConnected {
+		t.Errorf("status room %s state %s, want the new room, connected", st.RoomID, st.State)
+	}
+}

@@ -460,3 +460,25 @@ func TestSession_Run_Faults(t *testing.T) {
 		})
 	}
 }
+
+func TestClient_LiveStatus(t *testing.T) {
+	fake := startFake(t, faketiktok.Options{})
+	c, _ := newClient(t, fake)
+	for _, live := range []bool{true, false, true} {
+		fake.SetLive("flipper", live)
+		info, err := c.LiveStatus(context.Background(), "@flipper")
+		if err != nil || info.Live != live || info.RoomID != strconv.FormatInt(fake.RoomID("flipper"), 10) {
+			t.Fatalf("LiveStatus after SetLive(%v) = %+v, %v", live, info, err)
+		}
+	}
+	// A new broadcast in a new room: the answer names it.
+	fake.SetUser("flipper", faketiktok.UserConfig{Kind: faketiktok.KindLive, RoomID: 7_200_000_000_000_000_001})
+	if info, err := c.LiveStatus(context.Background(), "flipper"); err != nil || info.RoomID != "7200000000000000001" || !info.Live {
+		t.Errorf("after a new room: %+v, %v", info, err)
+	}
+	for name, want := range map[string]error{"notfounduser": webcast.ErrUserNotFound, "blockeduser": webcast.ErrBlocked, "a b": webcast.ErrUserNotFound} {
+		if _, err := c.LiveStatus(context.Background(), name); !errors.Is(err, want) {
+			t.Errorf("LiveStatus(%q) = %v, want %v", name, err, want)
+		}
+	}
+}

@@ -92,6 +92,23 @@ func (c *Client) CheckLive(ctx context.Context, roomID string) (bool, error) {
 	return status != StatusOffline, nil
 }
 
+// LiveStatus is the cheap poll for a host who is not live: one request (api-live/user/room, else the
+// live page), no sign call. It asks by username because TikTok gives each broadcast a new room id, so
+// polling the old room would never see the host come back. The info has the current room id.
+func (c *Client) LiveStatus(ctx context.Context, username string) (RoomInfo, error) {
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return RoomInfo{}, err
+	}
+	info, err := c.resolveAPI(ctx, name)
+	if err != nil && !errors.Is(err, ErrUserNotFound) && ctx.Err() == nil {
+		if page, perr := c.resolveHTML(ctx, name); perr == nil {
+			return page, nil
+		}
+	}
+	return info, err
+}
+
 // kindRank orders resolve failures: the most specific answer wins when both sources fail.
 var kindRank = map[Kind]int{KindUserNotFound: 5, KindAgeRestricted: 4, KindBlocked: 3, KindBadResponse: 2, KindNetwork: 1}
 
