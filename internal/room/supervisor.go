@@ -307,7 +307,8 @@ func (s *Supervisor) afterDrop(ctx context.Context, roomID string, end error) (n
 		silent := s.cfg.StallTimeout.Milliseconds()
 		s.log.Warn("upstream stalled", "silentMs", silent)
 		s.emit(event.TypeStalled, event.StalledData{SilentMs: silent})
-		return roomID, s.reconnect(ctx, "stalled", end)
+		// Resolve again: a silent room may be a broadcast that ended unseen while a new one runs.
+		return "", s.reconnect(ctx, "stalled", end)
 	default:
 		s.log.Warn("upstream closed", "err", end)
 		return roomID, s.reconnect(ctx, "upstream_closed", end)
