@@ -220,9 +220,9 @@ func TestManager_StatusDuringStop(t *testing.T) {
 }
 
 func TestManager_QuotaShared(t *testing.T) {
-	// Two tokens a minute: a room takes one to resolve and one to sign, so two rooms started
-	// together need four and the third request must wait about 30 s.
-	h := newHarness(t, harnessOptions{maxRooms: 2, config: func(c *Config) { c.Quota = NewQuota(2) }})
+	// One token a minute: a connect attempt (its resolve and its sign call) takes one, so of two
+	// rooms started together the second must wait about a minute.
+	h := newHarness(t, harnessOptions{maxRooms: 2, config: func(c *Config) { c.Quota = NewQuota(1) }})
 	t0 := time.Now()
 	h.start("alice", StartOptions{})
 	h.start("bob", StartOptions{})
@@ -231,17 +231,17 @@ func TestManager_QuotaShared(t *testing.T) {
 	})
 	waiter := rl.Username
 	retryAt := rl.Data.(event.RateLimitedData).RetryAt
-	// The bucket refills continuously from the first reservation (after t0), one token per 30 s, so
-	// the third token is due 30 s after it (the fourth 60 s). A lower bound only.
-	if earliest := t0.Add(30*time.Second - 10*time.Millisecond); retryAt.Before(earliest) {
-		t.Errorf("retryAt %v is %v after the start, want at least 30 s (a token every 30 s)", retryAt, retryAt.Sub(t0))
+	// The bucket refills continuously from the first reservation (after t0), one token a minute, so
+	// the second token is due a minute after it. A lower bound only.
+	if earliest := t0.Add(time.Minute - 10*time.Millisecond); retryAt.Before(earliest) {
+		t.Errorf("retryAt %v is %v after the start, want at least a minute (a token a minute)", retryAt, retryAt.Sub(t0))
 	}
 	st := h.awaitStatus(waiter, "rate_limited", func(s Status) bool { return s.State == StateRateLimited })
 	if !st.NextRetryAt.Truncate(time.Millisecond).Equal(retryAt) {
 		t.Errorf("NextRetryAt = %v, want the event's retryAt %v", st.NextRetryAt, retryAt)
 	}
-	if q := h.m.Quota(); q.PerMinute() != 2 || q.Remaining() != 0 {
-		t.Errorf("quota: %d per minute, %v remaining; want 2, 0", q.PerMinute(), q.Remaining())
+	if q := h.m.Quota(); q.PerMinute() != 1 || q.Remaining() != 0 {
+		t.Errorf("quota: %d per minute, %v remaining; want 1, 0", q.PerMinute(), q.Remaining())
 	}
 	// The quota is the sign server's budget: no error is reported for waiting on it.
 	if n := h.countEvents(func(e event.Event) bool { return e.Type == event.TypeError }); n != 0 {

@@ -180,6 +180,10 @@ func (s *Supervisor) run(ctx context.Context) {
 	roomID := ""         // the broadcast's room; it changes from one broadcast to the next
 	skipResolve := false // roomID is fresh: a reconnect to a live room, or a live check just found it
 	for ctx.Err() == nil {
+		// One token of the shared budget per attempt (its resolve and its sign call together).
+		if !s.takeQuota(ctx) {
+			return
+		}
 		s.update(func(st *Status) { st.Attempts++ })
 		if roomID == "" || !skipResolve {
 			info, err := s.resolve(ctx)
@@ -239,9 +243,6 @@ func (s *Supervisor) run(ctx context.Context) {
 }
 
 func (s *Supervisor) resolve(ctx context.Context) (webcast.RoomInfo, error) {
-	if !s.takeQuota(ctx) {
-		return webcast.RoomInfo{}, ctx.Err()
-	}
 	info, err := s.cfg.Upstream.Resolve(ctx, s.username)
 	if info.RoomID != "" {
 		s.update(func(st *Status) { st.RoomID = info.RoomID })
@@ -250,9 +251,6 @@ func (s *Supervisor) resolve(ctx context.Context) (webcast.RoomInfo, error) {
 }
 
 func (s *Supervisor) connect(ctx context.Context, roomID string) (*webcast.Session, error) {
-	if !s.takeQuota(ctx) {
-		return nil, ctx.Err()
-	}
 	signer := countingSigner{s.cfg.Signer, s.signs}
 	return s.cfg.Upstream.Connect(ctx, signer, webcast.ConnectRequest{
 		RoomID: roomID, UniqueID: s.username, StallTimeout: s.cfg.StallTimeout, HeartbeatInterval: s.cfg.HeartbeatInterval,
