@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,7 +17,6 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +29,7 @@ import (
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/cli"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
 )
@@ -99,24 +100,7 @@ func findSeedNode() (string, error) {
 		}
 		return p, nil
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "..", "shared", "peers", "seed-node", "run.sh")
-			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("no seed-node next to the module: %w", err)
-			}
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return testutil.SharedFile("peers/seed-node/run.sh")
 }
 
 // ---- Targets: the two servers ----
@@ -499,7 +483,7 @@ func (r *wsRecorder) await(t *testing.T, n int, m matcher, want map[string]any) 
 		}
 	}
 	data, _ := ev["data"].(map[string]any)
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if got, ok := data[k]; !ok || !reflect.DeepEqual(got, want[k]) {
 			j, _ := json.Marshal(ev)
 			t.Errorf("WebSocket %v: data.%s = %#v, want %#v; event: %s", m, k, got, want[k], j)
@@ -577,7 +561,7 @@ func (c *restClient) do(step, method, path string, w want) map[string]any {
 			t.Errorf("%s: error %v is not a string", step, res.body["error"])
 		}
 	}
-	for _, k := range sortedKeys(w.fields) {
+	for _, k := range slices.Sorted(maps.Keys(w.fields)) {
 		got, ok := res.body[k]
 		if !ok {
 			t.Errorf("%s: no %q key", step, k)
@@ -898,7 +882,7 @@ func jsonKind(v any) string {
 // through objects. null on either side matches any kind (a value legitimately absent).
 func superset(path string, theirs, ours map[string]any) []string {
 	var problems []string
-	for _, k := range sortedKeys(theirs) {
+	for _, k := range slices.Sorted(maps.Keys(theirs)) {
 		tv := theirs[k]
 		ov, ok := ours[k]
 		if !ok {
@@ -960,7 +944,7 @@ func statsOf(evs []map[string]any) map[string]*typeStats {
 
 func missingKeys(theirs, ours map[string]bool) []string {
 	var out []string
-	for _, k := range sortedKeys(theirs) {
+	for _, k := range slices.Sorted(maps.Keys(theirs)) {
 		if !ours[k] {
 			out = append(out, k)
 		}
@@ -970,7 +954,7 @@ func missingKeys(theirs, ours map[string]bool) []string {
 
 func nonNull(kinds map[string]bool) []string {
 	var out []string
-	for _, k := range sortedKeys(kinds) {
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
 		if k != "null" {
 			out = append(out, k)
 		}
@@ -998,30 +982,30 @@ func compareWS(t reporter, theirs, ours *transcript) {
 		}
 		return fmt.Sprintf("%d  %d/%d/%d", s.n, len(s.top), len(s.data), len(s.user))
 	}
-	for _, typ := range sortedKeys(types) {
+	for _, typ := range slices.Sorted(maps.Keys(types)) {
 		fmt.Fprintf(&tab, "%-20s %-26s %-26s\n", typ, cell(ts[typ]), cell(us[typ]))
 	}
 	t.Logf("WebSocket events by type:\n%s", tab.String())
 
-	for _, typ := range sortedKeys(ts) {
+	for _, typ := range slices.Sorted(maps.Keys(ts)) {
 		th, o := ts[typ], us[typ]
 		j, _ := json.Marshal(th.first)
-		t.Logf("seed-node %s: top %v, data %v, user %v; first: %s", typ, sortedKeys(th.top), sortedKeys(th.data),
-			sortedKeys(th.user), j)
+		t.Logf("seed-node %s: top %v, data %v, user %v; first: %s", typ, slices.Sorted(maps.Keys(th.top)), slices.Sorted(maps.Keys(th.data)),
+			slices.Sorted(maps.Keys(th.user)), j)
 		if o == nil {
 			t.Errorf("WebSocket: seed-node sent %q events, we sent none", typ)
 			continue
 		}
 		if m := missingKeys(th.top, o.top); len(m) > 0 {
-			t.Errorf("WebSocket %s: top-level keys %v missing (seed-node has %v)", typ, m, sortedKeys(th.top))
+			t.Errorf("WebSocket %s: top-level keys %v missing (seed-node has %v)", typ, m, slices.Sorted(maps.Keys(th.top)))
 		}
 		if m := missingKeys(th.data, o.data); len(m) > 0 {
-			t.Errorf("WebSocket %s: data keys %v missing (seed-node has %v)", typ, m, sortedKeys(th.data))
+			t.Errorf("WebSocket %s: data keys %v missing (seed-node has %v)", typ, m, slices.Sorted(maps.Keys(th.data)))
 		}
 		if m := missingKeys(th.user, o.user); len(m) > 0 {
-			t.Errorf("WebSocket %s: data.user keys %v missing (seed-node has %v)", typ, m, sortedKeys(th.user))
+			t.Errorf("WebSocket %s: data.user keys %v missing (seed-node has %v)", typ, m, slices.Sorted(maps.Keys(th.user)))
 		}
-		for _, k := range sortedKeys(th.dataKinds) {
+		for _, k := range slices.Sorted(maps.Keys(th.dataKinds)) {
 			tk, ok := nonNull(th.dataKinds[k]), nonNull(o.dataKinds[k])
 			if len(tk) > 0 && len(ok) > 0 && !reflect.DeepEqual(tk, ok) {
 				t.Errorf("WebSocket %s: data.%s is %v from seed-node, %v from us", typ, k, tk, ok)
@@ -1123,7 +1107,7 @@ func eventTypeOf(method string) string {
 // sameValues lists the values of theirs (recursively through objects) that ours does not repeat.
 func sameValues(path string, theirs, ours map[string]any, skip []string) []string {
 	var problems []string
-	for _, k := range sortedKeys(theirs) {
+	for _, k := range slices.Sorted(maps.Keys(theirs)) {
 		if slices.Contains(skip, k) {
 			continue
 		}
@@ -1139,13 +1123,4 @@ func sameValues(path string, theirs, ours map[string]any, skip []string) []strin
 		}
 	}
 	return problems
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -285,7 +286,7 @@ func battleData(m *pb.LinkMicBattleMessage) BattleData {
 	anchors := m.GetAnchors()
 	if len(anchors) > 0 {
 		d.Teams = make([]BattleTeam, 0, len(anchors))
-		for _, id := range sortedKeys(anchors) {
+		for _, id := range slices.Sorted(maps.Keys(anchors)) {
 			d.Teams = append(d.Teams, BattleTeam{HostUserID: strconv.FormatInt(id, 10), User: battleUser(anchors[id].GetUser())})
 		}
 	}
@@ -297,7 +298,7 @@ func armiesData(m *pb.LinkMicArmiesMessage) BattleArmiesData {
 	armies := m.GetArmies()
 	if len(armies) > 0 {
 		d.Teams = make([]ArmyTeam, 0, len(armies))
-		for _, id := range sortedKeys(armies) {
+		for _, id := range slices.Sorted(maps.Keys(armies)) {
 			army := armies[id]
 			t := ArmyTeam{HostUserID: strconv.FormatInt(id, 10), Points: army.GetHostScore()}
 			var sum int64
@@ -332,13 +333,4 @@ func armyUser(u *pb.BattleArmyUser) User {
 		out.UserID = strconv.FormatInt(u.GetUserId(), 10)
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[int64]V) []int64 {
-	keys := make([]int64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

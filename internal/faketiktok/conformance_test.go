@@ -5,14 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 )
 
 // findRunSh locates the Node conformance client: $CONFORMANCE_RUN_SH, else
@@ -24,24 +24,7 @@ func findRunSh() (string, error) {
 		}
 		return p, nil
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "..", "shared", "conformance", "node-client", "run.sh")
-			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("no run.sh next to the module: %w", err)
-			}
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return testutil.SharedFile("conformance/node-client/run.sh")
 }
 
 type nodeLine struct {

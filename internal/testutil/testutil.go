@@ -4,6 +4,10 @@ package testutil
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -49,4 +53,27 @@ func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// SharedFile finds rel (e.g. "peers/seed-node/run.sh") in the shared folder beside the module
+// (<module root>/../shared), looking up from the working directory for go.mod.
+func SharedFile(rel string) (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			p := filepath.Join(dir, "..", "shared", filepath.FromSlash(rel))
+			if _, err := os.Stat(p); err != nil {
+				return "", fmt.Errorf("no %s next to the module: %w", rel, err)
+			}
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }
