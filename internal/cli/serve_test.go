@@ -31,8 +31,8 @@ func TestServe_GracefulShutdown(t *testing.T) {
 			srv := startServer(t, 20)
 			base, exit, cancel, stderr := srv.base, srv.exit, srv.cancel, srv.stderr
 
-			legacy := dialRecorder(t, "ws"+strings.TrimPrefix(base, "http")+"/")
-			v1 := dialRecorder(t, "ws"+strings.TrimPrefix(base, "http")+"/v1/ws?types=connection_created,connection_closed")
+			legacy := testutil.DialWS(t, testutil.HTTPToWS(base)+"/")
+			v1 := testutil.DialWS(t, testutil.HTTPToWS(base)+"/v1/ws?types=connection_created,connection_closed")
 			sse := sseRecorder(t, base+"/v1/events")
 			resp, err := http.Post(base+"/connect/streamer", "", nil)
 			if err != nil || resp.StatusCode != 200 {
@@ -59,12 +59,12 @@ func TestServe_GracefulShutdown(t *testing.T) {
 			case <-time.After(20 * time.Second):
 				t.Fatal("Run did not return after shutdown")
 			}
-			for name, r := range map[string]*recorder{"legacy": legacy, "v1": v1} {
-				<-r.done
-				if st := websocket.CloseStatus(r.err); st != websocket.StatusGoingAway {
-					t.Errorf("%s client: close %v (%v), want 1001", name, st, r.err)
+			for name, r := range map[string]*testutil.WSClient{"legacy": legacy, "v1": v1} {
+				<-r.Done()
+				if st := websocket.CloseStatus(r.Err()); st != websocket.StatusGoingAway {
+					t.Errorf("%s client: close %v (%v), want 1001", name, st, r.Err())
 				}
-				if !r.has("connection_closed", "shutdown") {
+				if !hasEvent(r.Events(), "connection_closed", "shutdown") {
 					t.Errorf("%s client never got connection_closed with reason shutdown", name)
 				}
 			}
@@ -127,18 +127,16 @@ func tail(s string, n int) string {
 	return s
 }
 
+// recorder keeps the text of an SSE stream.
 type recorder struct {
 	mu   sync.Mutex
-	msgs []map[string]any
-	err  error
 	done chan struct{}
 	buf  strings.Builder
 }
 
-func (r *recorder) has(typ, reason string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, m := range r.msgs {
+// hasEvent reports whether msgs hold an event of type typ with data.reason reason.
+func hasEvent(msgs []map[string]any, typ, reason string) bool {
+	for _, m := range msgs {
 		if d, _ := m["data"].(map[string]any); m["type"] == typ && d["reason"] == reason {
 			return true
 		}
@@ -150,37 +148,6 @@ func (r *recorder) text() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.buf.String()
-}
-
-func dialRecorder(t *testing.T, url string) *recorder {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadLimit(1 << 24)
-	r := &recorder{done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		for {
-			_, b, err := conn.Read(context.Background())
-			if err != nil {
-				r.mu.Lock()
-				r.err = err
-				r.mu.Unlock()
-				return
-			}
-			var m map[string]any
-			json.Unmarshal(b, &m)
-			r.mu.Lock()
-			r.msgs = append(r.msgs, m)
-			r.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { conn.CloseNow(); <-r.done })
-	return r
 }
 
 func sseRecorder(t *testing.T, url string) *recorder {
@@ -271,7 +238,7 @@ func TestServe_SecretsStayOut(t *testing.T) {
 			leakcheck.Check(t)
 			srv := startServerWith(t, faketiktok.Options{APIKey: tt.serverKey, Default: faketiktok.StreamConfig{Rate: 20}},
 				"--sign-api-key", key, "--log-level", "debug", "--backoff-base", "50ms")
-			events := dialRecorder(t, "ws"+strings.TrimPrefix(srv.base, "http")+"/")
+			events := testutil.DialWS(t, testutil.HTTPToWS(srv.base)+"/")
 			var seen strings.Builder
 			get := func(method, path string) {
 				req, _ := http.NewRequest(method, srv.base+path, nil)
@@ -296,13 +263,11 @@ func TestServe_SecretsStayOut(t *testing.T) {
 			}
 			srv.cancel()
 			<-srv.exit
-			<-events.done
-			events.mu.Lock()
-			for _, m := range events.msgs {
+			<-events.Done()
+			for _, m := range events.Events() {
 				b, _ := json.Marshal(m)
 				seen.Write(b)
 			}
-			events.mu.Unlock()
 			all := seen.String() + srv.stdout.String() + srv.stderr.String()
 			if !strings.Contains(srv.stderr.String(), "level=DEBUG") && tt.name == "accepted" {
 				t.Errorf("no debug log captured; the check would be empty")

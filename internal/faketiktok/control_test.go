@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 )
 
@@ -28,8 +29,8 @@ func TestServer_ControlUsers(t *testing.T) {
 	if r.status != http.StatusOK || f.sign(7411111111111111112).result.GetCursor() == "" {
 		t.Fatalf("POST live: %d %s", r.status, r.body)
 	}
-	if _, m := f.getJSON("/webcast/room/info/?room_id=7411111111111111112"); dig(m, "data", "status") != float64(2) {
-		t.Errorf("room status after POST live = %v", dig(m, "data", "status"))
+	if _, m := f.getJSON("/webcast/room/info/?room_id=7411111111111111112"); testutil.Dig(m, "data", "status") != float64(2) {
+		t.Errorf("room status after POST live = %v", testutil.Dig(m, "data", "status"))
 	}
 	if got := len(f.sign(7411111111111111112).result.GetMessages()); got != 3 {
 		t.Errorf("history %d messages, want historySize 3", got)

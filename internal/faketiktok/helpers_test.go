@@ -118,18 +118,6 @@ func (f *fixture) getJSON(path string) (int, map[string]any) {
 	return r.status, m
 }
 
-// dig walks a decoded JSON value along keys.
-func dig(v any, keys ...string) any {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
-}
-
 // signed is a decoded sign answer.
 type signed struct {
 	resp   response

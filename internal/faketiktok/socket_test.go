@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/capture"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
 )
@@ -501,8 +502,8 @@ func TestServer_EndAfter(t *testing.T) {
 		t.Errorf("history + socket = %d messages, want 30", got)
 	}
 	// The host stays live: the next sign starts a new broadcast with fresh history.
-	if _, m := f.getJSON(fmt.Sprintf("/webcast/room/info/?room_id=%d", id)); dig(m, "data", "status") != float64(2) {
-		t.Errorf("room status after the end: %v", dig(m, "data", "status"))
+	if _, m := f.getJSON(fmt.Sprintf("/webcast/room/info/?room_id=%d", id)); testutil.Dig(m, "data", "status") != float64(2) {
+		t.Errorf("room status after the end: %v", testutil.Dig(m, "data", "status"))
 	}
 	c2, s2 := f.dial(id)
 	if h := s2.result.GetMessages(); len(h) != 4 || h[0].GetMethod() != webcast.MethodLiveIntro {
@@ -553,7 +554,7 @@ func TestServer_SetLive(t *testing.T) {
 		if m == nil {
 			t.Fatal("no SIGI_STATE")
 		}
-		return dig(jsonObj(t, m[1]), "LiveRoom", "liveRoomUserInfo", "liveRoom", "status")
+		return testutil.Dig(jsonObj(t, m[1]), "LiveRoom", "liveRoomUserInfo", "liveRoom", "status")
 	}
 	if got := status(); got != float64(4) {
 		t.Errorf("status after SetLive(false) = %v, want 4", got)
@@ -573,7 +574,7 @@ func TestServer_SetUser(t *testing.T) {
 		t.Fatalf("RoomID %d", got)
 	}
 	_, m := f.getJSON("/webcast/room/info/?room_id=7412345678901234567")
-	if dig(m, "data", "prompts") == nil {
+	if testutil.Dig(m, "data", "prompts") == nil {
 		t.Errorf("restricted room info = %v", m)
 	}
 	c, _ := f.dial(7412345678901234567)

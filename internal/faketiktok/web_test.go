@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 )
 
 // The clients' own extraction pattern (both JS versions): one line, non-greedy.
@@ -52,13 +54,13 @@ func TestServer_LivePage(t *testing.T) {
 			if err := json.Unmarshal(m[1], &state); err != nil {
 				t.Fatalf("SIGI_STATE is not JSON: %v", err)
 			}
-			info := dig(state, "LiveRoom", "liveRoomUserInfo")
+			info := testutil.Dig(state, "LiveRoom", "liveRoomUserInfo")
 			if (info != nil) != tt.wantRoom {
 				t.Fatalf("LiveRoom present = %v, want %v", info != nil, tt.wantRoom)
 			}
 			if info == nil {
-				if dig(state, "UserModule", "statusCode") != float64(10202) {
-					t.Errorf("UserModule.statusCode = %v, want 10202", dig(state, "UserModule", "statusCode"))
+				if testutil.Dig(state, "UserModule", "statusCode") != float64(10202) {
+					t.Errorf("UserModule.statusCode = %v, want 10202", testutil.Dig(state, "UserModule", "statusCode"))
 				}
 				return
 			}
@@ -70,16 +72,16 @@ func TestServer_LivePage(t *testing.T) {
 				t.Errorf("RoomID() = %d, want %d", got, wantID)
 			}
 			for _, path := range [][]string{{"user", "roomId"}, {"liveRoom", "roomId"}} { // 2.0.8+ / 2.0.7
-				if got := dig(info, path...); got != fmt.Sprint(wantID) {
+				if got := testutil.Dig(info, path...); got != fmt.Sprint(wantID) {
 					t.Errorf("%v = %v, want %d", path, got, wantID)
 				}
 			}
 			for _, path := range [][]string{{"user", "status"}, {"liveRoom", "status"}} {
-				if got := dig(info, path...); got != tt.wantStatus {
+				if got := testutil.Dig(info, path...); got != tt.wantStatus {
 					t.Errorf("%v = %v, want %v", path, got, tt.wantStatus)
 				}
 			}
-			if got := dig(info, "user", "uniqueId"); got != tt.user {
+			if got := testutil.Dig(info, "user", "uniqueId"); got != tt.user {
 				t.Errorf("user.uniqueId = %v, want %s", got, tt.user)
 			}
 		})
@@ -128,10 +130,10 @@ func TestServer_APILive(t *testing.T) {
 				}
 				return
 			}
-			if got := dig(m, "data", "user", "roomId"); got != fmt.Sprint(f.srv.RoomID(tt.user)) {
+			if got := testutil.Dig(m, "data", "user", "roomId"); got != fmt.Sprint(f.srv.RoomID(tt.user)) {
 				t.Errorf("data.user.roomId = %v, want %d", got, f.srv.RoomID(tt.user))
 			}
-			if got := dig(m, "data", "liveRoom", "status"); got != tt.wantLive {
+			if got := testutil.Dig(m, "data", "liveRoom", "status"); got != tt.wantLive {
 				t.Errorf("data.liveRoom.status = %v, want %v", got, tt.wantLive)
 			}
 		})
@@ -165,17 +167,17 @@ func TestServer_RoomInfo(t *testing.T) {
 			if status != http.StatusOK || m["status_code"] != tt.wantCode {
 				t.Fatalf("status %d, status_code %v; want 200, %v", status, m["status_code"], tt.wantCode)
 			}
-			if got := dig(m, "data", "status"); got != tt.wantStat {
+			if got := testutil.Dig(m, "data", "status"); got != tt.wantStat {
 				t.Errorf("data.status = %v, want %v", got, tt.wantStat)
 			}
-			if tt.prompts != (dig(m, "data", "prompts") != nil) {
-				t.Errorf("data.prompts = %v, want present=%v", dig(m, "data", "prompts"), tt.prompts)
+			if tt.prompts != (testutil.Dig(m, "data", "prompts") != nil) {
+				t.Errorf("data.prompts = %v, want present=%v", testutil.Dig(m, "data", "prompts"), tt.prompts)
 			}
 			if tt.wantStat != nil {
-				if got := dig(m, "data", "id_str"); got != fmt.Sprint(id) {
+				if got := testutil.Dig(m, "data", "id_str"); got != fmt.Sprint(id) {
 					t.Errorf("data.id_str = %v, want %d", got, id)
 				}
-				if got := dig(m, "data", "owner", "display_id"); got != tt.user {
+				if got := testutil.Dig(m, "data", "owner", "display_id"); got != tt.user {
 					t.Errorf("data.owner.display_id = %v, want %s", got, tt.user)
 				}
 			}
@@ -189,17 +191,17 @@ func TestServer_GiftList(t *testing.T) {
 	if status != http.StatusOK || m["status_code"] != float64(0) {
 		t.Fatalf("status %d, status_code %v", status, m["status_code"])
 	}
-	gifts, _ := dig(m, "data", "gifts").([]any)
+	gifts, _ := testutil.Dig(m, "data", "gifts").([]any)
 	if len(gifts) != len(Gifts) {
 		t.Fatalf("%d gifts, want %d", len(gifts), len(Gifts))
 	}
 	for i, g := range Gifts {
 		got := gifts[i]
-		if dig(got, "id") != float64(g.ID) || dig(got, "name") != g.Name ||
-			dig(got, "diamond_count") != float64(g.Diamonds) || dig(got, "type") != float64(g.Type) {
+		if testutil.Dig(got, "id") != float64(g.ID) || testutil.Dig(got, "name") != g.Name ||
+			testutil.Dig(got, "diamond_count") != float64(g.Diamonds) || testutil.Dig(got, "type") != float64(g.Type) {
 			t.Errorf("gift %d = %v, want %+v", i, got, g)
 		}
-		if urls, _ := dig(got, "image", "url_list").([]any); len(urls) == 0 || urls[0] != g.ImageURL() {
+		if urls, _ := testutil.Dig(got, "image", "url_list").([]any); len(urls) == 0 || urls[0] != g.ImageURL() {
 			t.Errorf("gift %s image.url_list = %v", g.Name, urls)
 		}
 	}
@@ -227,10 +229,10 @@ func TestServer_EulerRoutes(t *testing.T) {
 		if err := json.Unmarshal(r.body, &m); err != nil || r.status != http.StatusOK {
 			t.Fatalf("POST %s = %d %s", path, r.status, r.body)
 		}
-		if dig(m, "response", "signedUrl") != signMe || dig(m, "response", "userAgent") != "UA/1" {
+		if testutil.Dig(m, "response", "signedUrl") != signMe || testutil.Dig(m, "response", "userAgent") != "UA/1" {
 			t.Errorf("POST %s response = %v", path, m["response"])
 		}
-		if tok, _ := dig(m, "response", "tokens").(map[string]any); len(tok) == 0 {
+		if tok, _ := testutil.Dig(m, "response", "tokens").(map[string]any); len(tok) == 0 {
 			t.Errorf("POST %s: empty tokens (the JS libs reject that)", path)
 		}
 	}
@@ -284,7 +286,7 @@ func TestServer_PythonRoutes(t *testing.T) {
 		t.Fatalf("check_alive: %d %v", status, m)
 	}
 	for i, want := range []bool{true, false, false} {
-		if dig(data[i], "alive") != want {
+		if testutil.Dig(data[i], "alive") != want {
 			t.Errorf("check_alive[%d] = %v, want alive %v", i, data[i], want)
 		}
 	}
@@ -299,7 +301,7 @@ func TestServer_PythonRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, m := f.getJSON("/webcast/room/info_by_user/?unique_id=" + tt.user)
-		if m["status_code"] != tt.wantCode || (dig(m, "data", "prompts") != nil) != tt.prompts {
+		if m["status_code"] != tt.wantCode || (testutil.Dig(m, "data", "prompts") != nil) != tt.prompts {
 			t.Errorf("info_by_user %s = %v", tt.user, m)
 		}
 	}

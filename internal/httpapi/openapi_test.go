@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 )
 
 // TestServer_OpenAPI: every registered route is in /openapi.json and every route there is
@@ -93,8 +95,8 @@ func TestServer_OpenAPIResponses(t *testing.T) {
 			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, code, tt.status)
 			continue
 		}
-		op, _ := dig(doc, "paths", tt.template, strings.ToLower(tt.method)).(map[string]any)
-		schema := dig(op, "responses", fmt.Sprint(code), "content", "application/json", "schema")
+		op, _ := testutil.Dig(doc, "paths", tt.template, strings.ToLower(tt.method)).(map[string]any)
+		schema := testutil.Dig(op, "responses", fmt.Sprint(code), "content", "application/json", "schema")
 		if schema == nil {
 			t.Errorf("%s %s: openapi.json has no JSON schema for status %d", tt.method, tt.template, code)
 			continue
@@ -103,17 +105,6 @@ func TestServer_OpenAPIResponses(t *testing.T) {
 			t.Errorf("%s %s (%d): %s", tt.method, tt.path, code, p)
 		}
 	}
-}
-
-func dig(v any, keys ...string) any {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
 }
 
 // validate checks v against the subset of JSON Schema the document uses: $ref, type (one or a
@@ -125,7 +116,7 @@ func validate(doc map[string]any, schema, v any, path string) []string {
 	}
 	if ref, ok := sc["$ref"].(string); ok {
 		parts := strings.Split(strings.TrimPrefix(ref, "#/"), "/")
-		return validate(doc, dig(doc, parts...), v, path)
+		return validate(doc, testutil.Dig(doc, parts...), v, path)
 	}
 	for _, key := range []string{"oneOf", "anyOf"} {
 		if alts, ok := sc[key].([]any); ok {

@@ -7,7 +7,9 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -143,11 +145,7 @@ func (s *Server) buildMux() http.Handler {
 	for _, p := range order {
 		p := p
 		methods := byPath[p]
-		var allow []string
-		for m := range methods {
-			allow = append(allow, m)
-		}
-		allowHeader := strings.Join(sortStrings(allow), ", ")
+		allowHeader := strings.Join(slices.Sorted(maps.Keys(methods)), ", ")
 		pattern := p
 		if p == "/" {
 			pattern = "/{$}"
@@ -209,13 +207,4 @@ func (s *Server) triggerShutdown() {
 			go s.cfg.Shutdown()
 		}
 	})
-}
-
-func sortStrings(v []string) []string {
-	for i := 1; i < len(v); i++ {
-		for j := i; j > 0 && v[j] < v[j-1]; j-- {
-			v[j], v[j-1] = v[j-1], v[j]
-		}
-	}
-	return v
 }

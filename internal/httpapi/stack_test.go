@@ -101,59 +101,17 @@ func (s *stack) do(method, path string) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-// wsClient records every message of a WebSocket stream.
-type wsClient struct {
-	conn *websocket.Conn
-	mu   sync.Mutex
-	msgs []map[string]any
-	err  error // why reading stopped
-	done chan struct{}
-}
+// wsClient is a recording WebSocket client of the stack.
+type wsClient struct{ *testutil.WSClient }
 
 func (s *stack) dial(path string) *wsClient {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.url, "http")+path, nil)
-	if err != nil {
-		s.t.Fatalf("dial %s: %v", path, err)
-	}
-	conn.SetReadLimit(16 << 20)
-	c := &wsClient{conn: conn, done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		for {
-			_, b, err := conn.Read(context.Background())
-			if err != nil {
-				c.mu.Lock()
-				c.err = err
-				c.mu.Unlock()
-				return
-			}
-			var m map[string]any
-			if err := json.Unmarshal(b, &m); err != nil {
-				m = map[string]any{"unparsed": string(b)}
-			}
-			c.mu.Lock()
-			c.msgs = append(c.msgs, m)
-			c.mu.Unlock()
-		}
-	}()
-	s.t.Cleanup(func() { conn.CloseNow(); <-c.done })
-	return c
+	return &wsClient{testutil.DialWS(s.t, testutil.HTTPToWS(s.url)+path)}
 }
 
-func (c *wsClient) events() []map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]map[string]any(nil), c.msgs...)
-}
+func (c *wsClient) events() []map[string]any { return c.Events() }
 
-func (c *wsClient) closeStatus() websocket.StatusCode {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return websocket.CloseStatus(c.err)
-}
+func (c *wsClient) closeStatus() websocket.StatusCode { return websocket.CloseStatus(c.Err()) }
 
 // match finds events by type, username and data values.
 func match(evs []map[string]any, typ, user string, data map[string]any) []map[string]any {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -173,7 +174,7 @@ func (c *stalledClient) closeCode() (int, error) {
 	c.conn.SetReadDeadline(time.Now().Add(wait))
 	for {
 		var h [2]byte
-		if _, err := ioReadFull(c.br, h[:]); err != nil {
+		if _, err := io.ReadFull(c.br, h[:]); err != nil {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				return 0, err
 			}
@@ -183,36 +184,24 @@ func (c *stalledClient) closeCode() (int, error) {
 		switch n {
 		case 126:
 			var b [2]byte
-			ioReadFull(c.br, b[:])
+			io.ReadFull(c.br, b[:])
 			n = uint64(b[0])<<8 | uint64(b[1])
 		case 127:
 			var b [8]byte
-			ioReadFull(c.br, b[:])
+			io.ReadFull(c.br, b[:])
 			n = 0
 			for _, x := range b {
 				n = n<<8 | uint64(x)
 			}
 		}
 		body := make([]byte, n)
-		if _, err := ioReadFull(c.br, body); err != nil {
+		if _, err := io.ReadFull(c.br, body); err != nil {
 			return 0, nil
 		}
 		if op == 8 && len(body) >= 2 {
 			return int(body[0])<<8 | int(body[1]), nil
 		}
 	}
-}
-
-func ioReadFull(r *bufio.Reader, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := r.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // TestServer_ClientMessagesIgnored: the original server ignored what WebSocket clients sent (some
@@ -222,7 +211,7 @@ func TestServer_ClientMessagesIgnored(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	ws := s.dial("/")
 	for i := range 3 {
-		if err := ws.conn.Write(t.Context(), websocket.MessageText, fmt.Appendf(nil, `{"ping":%d}`, i)); err != nil {
+		if err := ws.Conn.Write(t.Context(), websocket.MessageText, fmt.Appendf(nil, `{"ping":%d}`, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
