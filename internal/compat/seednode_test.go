@@ -904,11 +904,10 @@ func superset(path string, theirs, ours map[string]any) []string {
 
 // typeStats is what one server sent of one event type.
 type typeStats struct {
-	n                 int
-	top, data, user   map[string]bool
-	dataKinds         map[string]map[string]bool // data key -> JSON kinds seen
-	first             map[string]any
-	topKeys, dataKeys []string
+	n               int
+	top, data, user map[string]bool
+	dataKinds       map[string]map[string]bool // data key -> JSON kinds seen
+	first           map[string]any
 }
 
 func statsOf(evs []map[string]any) map[string]*typeStats {

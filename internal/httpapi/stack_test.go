@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
@@ -110,8 +107,6 @@ func (s *stack) dial(path string) *wsClient {
 }
 
 func (c *wsClient) events() []map[string]any { return c.Events() }
-
-func (c *wsClient) closeStatus() websocket.StatusCode { return websocket.CloseStatus(c.Err()) }
 
 // match finds events by type, username and data values.
 func match(evs []map[string]any, typ, user string, data map[string]any) []map[string]any {
@@ -236,8 +231,4 @@ func (s *stack) connect(user string) {
 	if code != http.StatusOK {
 		s.t.Fatalf("connect %s: %d %v", user, code, body)
 	}
-}
-
-func isClosed(err error) bool {
-	return err != nil && !errors.Is(err, context.Canceled)
 }

@@ -225,11 +225,6 @@ func is(user, typ string) func(event.Event) bool {
 	return func(e event.Event) bool { return e.Username == user && e.Type == typ }
 }
 
-// isLifecycle matches events of the room that are not TikTok messages.
-func isLifecycle(user string) func(event.Event) bool {
-	return func(e event.Event) bool { return e.Username == user && e.ID == "" && e.Type != event.TypeGift }
-}
-
 // describe lists the lifecycle events (the TikTok ones only as a count) for failure messages.
 func describe(evs []event.Event) string {
 	var b []byte
