@@ -31,6 +31,7 @@ func commands() []command {
 		{"watch", "connect to one LIVE room and print its events as JSON lines (no server)", runWatch},
 		{"version", "print the version", runVersion},
 		{"tail", "print the events of a running server as JSON lines (a WebSocket client)", runTail},
+		{"bench", "measure a server under load against the fake TikTok (deliveries/s, latency, CPU, RSS)", runBench},
 	}
 }
 

@@ -259,6 +259,10 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 		s.serveWebSocket(w, r, transportLegacy, allEvents)
 		return
 	}
+	if s.cfg.Web != nil {
+		s.cfg.Web.ServeHTTP(w, r)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write([]byte(indexPage))
 }

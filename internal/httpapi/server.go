@@ -44,6 +44,9 @@ type Config struct {
 	Version string
 	// SSEPing is the interval of SSE keep-alive comments; 0 = DefaultSSEPing.
 	SSEPing time.Duration
+	// Web, if set, serves the dashboard (GET / without a WebSocket upgrade) and everything under
+	// /assets/ and /overlay/. Without it, GET / answers a short plain page.
+	Web http.Handler
 }
 
 // Defaults.
@@ -166,6 +169,10 @@ func (s *Server) buildMux() http.Handler {
 			}
 			h(w, r)
 		})
+	}
+	if s.cfg.Web != nil {
+		mux.Handle("GET /assets/", s.cfg.Web)
+		mux.Handle("GET /overlay/", s.cfg.Web)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path)

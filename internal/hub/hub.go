@@ -13,6 +13,7 @@ type Message struct {
 	Room       string // the room's username, lower case
 	Type       string // event type, e.g. "gift", "chat", "connection_created"
 	Seq        uint64 // position in the room's stream
+	Epoch      string // the room stream's identity (shared, not copied)
 	StreakStep bool   // a gift step of a running streak (streakState "progress"); Filter.FinalGiftsOnly drops it
 	JSON       []byte // the event's JSON object, no trailing newline; never modified after Publish
 }

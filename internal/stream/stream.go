@@ -8,6 +8,7 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -23,6 +24,14 @@ import (
 // Publisher receives each event once it has its seq (the hub).
 type Publisher interface {
 	Publish(m *hub.Message)
+}
+
+// Log is where events go before subscribers see them: the store. Append must not block; the log
+// hands payload to the publisher once the event is committed, in append order.
+type Log interface {
+	// Position is where the room's stream continues ("" and 0 for a room the log has not seen).
+	Position(ctx context.Context, room string) (epoch string, seq uint64, err error)
+	Append(e *event.Event, json []byte, payload any)
 }
 
 // Defaults for Options.
@@ -41,6 +50,9 @@ type Options struct {
 	// OnPublish, if set, is called (under the room's lock, so in seq order) for every event published.
 	// It must not block; metrics use it.
 	OnPublish func(e *event.Event)
+	// Log, if set, receives every event first; it publishes the hub message after committing it.
+	// Without it events go straight to the publisher.
+	Log Log
 }
 
 // Counters are the room's running figures.
@@ -106,10 +118,24 @@ func New(username string, pub Publisher, opts Options) *Room {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Room{
+	r := &Room{
 		key: strings.ToLower(username), opts: opts, epoch: NewEpoch(), pub: pub,
 		dedup: newIDWindow(opts.DedupWindow), streaks: map[string]*openStreak{}, eventCounts: map[string]int64{},
 	}
+	if opts.Log != nil {
+		// Continue the stream the log knows, so a restart neither reuses a seq nor makes every
+		// client reload: seq goes on in the same epoch.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		epoch, seq, err := opts.Log.Position(ctx, r.key)
+		cancel()
+		switch {
+		case err != nil:
+			opts.Logger.Warn("cannot read the room's stream position; starting a new epoch", "room", r.key, "err", err)
+		case epoch != "":
+			r.epoch, r.seq = epoch, seq
+		}
+	}
+	return r
 }
 
 // NewEpoch returns a fresh stream identity: 16 hex digits.
@@ -186,13 +212,18 @@ func (r *Room) publishLocked(e *event.Event) {
 	// Encode into the room's scratch buffer, then copy once at the exact size: the bytes are shared
 	// by every client, so they must be their own allocation, but need not grow into it.
 	r.scratch = e.AppendJSON(r.scratch[:0])
-	m := &hub.Message{Room: r.key, Type: e.Type, Seq: e.Seq, JSON: bytes.Clone(r.scratch)}
+	m := &hub.Message{Room: r.key, Type: e.Type, Seq: e.Seq, Epoch: r.epoch, JSON: bytes.Clone(r.scratch)}
 	if g, ok := e.Data.(event.GiftData); ok && g.StreakState == event.StreakProgress {
 		m.StreakStep = true
 	}
 	if r.opts.OnPublish != nil {
 		ev := *e // a copy, so e itself does not escape when no hook is set
 		r.opts.OnPublish(&ev)
+	}
+	if r.opts.Log != nil {
+		ev := *e
+		r.opts.Log.Append(&ev, m.JSON, m)
+		return
 	}
 	r.pub.Publish(m)
 }

@@ -1,0 +1,565 @@
+// Package store is the durable event log: every event of every room, appended with its seq and
+// epoch by one writer that commits in batches (group commit) before the events are delivered to
+// subscribers; the sessions the log is cut into; raw captures of recorded sessions; and the reads
+// built on it (resume, history, exports, summaries, leaderboards) and retention.
+//
+// It runs on SQLite (modernc.org/sqlite, no cgo) in WAL mode in a directory, or in memory, bounded,
+// when no directory is given. Ingest never blocks on disk: Append only queues. A writer that falls
+// behind is visible in Stats; past Options.QueueLimit pending events, new events are delivered
+// without being stored (counted as Unstored, recorded as a gap so resumes across them report
+// recovered: false), and past twice that they are shed (counted as Shed).
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
+)
+
+// Defaults for Options.
+const (
+	DefaultQueueLimit      = 100_000
+	DefaultMemoryMaxEvents = 200_000
+	maxBatch               = 4096
+	pruneEvery             = 10 * time.Minute
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound     = errors.New("store: not found")
+	ErrClosed       = errors.New("store: closed")
+	ErrSchemaTooNew = errors.New("store: schema too new")
+)
+
+// Options configures a Store.
+type Options struct {
+	// Dir holds events.db; "" keeps everything in memory, bounded by MemoryMaxEvents.
+	Dir string
+	// Deliver is called by the writer, in append order, with each Append's payload once its event
+	// is committed (or deliberately left unstored). It must not block for long: the hub's Publish.
+	Deliver func(payload any)
+	// QueueLimit is how many events may wait for the writer before new ones are delivered
+	// without being stored; 0 = DefaultQueueLimit. Twice as many and new ones are shed.
+	QueueLimit int
+	// MemoryMaxEvents bounds the in-memory log (Dir ""): older events are pruned. 0 = default.
+	MemoryMaxEvents int
+	// Retention prunes sessions that ended (and events) longer ago than this; 0 keeps everything.
+	Retention time.Duration
+	// Record keeps the raw upstream messages of sessions (AppendRaw); otherwise they are ignored.
+	Record bool
+	Logger *slog.Logger
+	Now    func() time.Time
+
+	// beforeCommit, for tests, runs in the writer before each commit.
+	beforeCommit func()
+}
+
+// Stats are the writer's counters.
+type Stats struct {
+	Pending      int           `json:"pending"`      // events waiting for the writer now
+	MaxPending   int           `json:"maxPending"`   // the most that ever waited
+	Appended     uint64        `json:"appended"`     // events handed to the store
+	Stored       uint64        `json:"stored"`       // events committed
+	Unstored     uint64        `json:"unstored"`     // delivered without being stored (writer behind, or a failed commit)
+	Shed         uint64        `json:"shed"`         // dropped: the writer was far behind
+	Batches      uint64        `json:"batches"`      // commits
+	Errors       uint64        `json:"errors"`       // failed commits
+	Captured     uint64        `json:"captured"`     // raw messages recorded
+	LastCommit   time.Duration `json:"lastCommitNs"` // duration of the last commit
+	Behind       bool          `json:"behind"`       // over the queue limit now
+	Memory       bool          `json:"memory"`       // no data directory
+	Pruned       uint64        `json:"pruned"`       // events removed by retention or the memory bound
+	SchemaVesion int           `json:"schemaVersion"`
+}
+
+// item is one queued append: an event (with its payload for Deliver) or a raw message.
+type item struct {
+	ev       *event.Event
+	json     []byte
+	payload  any
+	unstored bool // deliver, do not store
+	raw      *rawMessage
+}
+
+type rawMessage struct {
+	room    string
+	method  string
+	msgID   int64
+	payload []byte
+	at      time.Time
+}
+
+// Store is the event log. Create it with Open; close it with Close.
+type Store struct {
+	opts   Options
+	log    *slog.Logger
+	w      *sql.DB // the writer's single connection
+	r      *sql.DB // readers
+	memory bool
+
+	mu      sync.Mutex
+	queue   []item
+	events  int // events in queue
+	closed  bool
+	wake    chan struct{}
+	stopped chan struct{}
+	cancel  context.CancelFunc
+
+	// writer state, touched only by the writer goroutine
+	sessions   map[string]*openSession
+	sincePrune int
+
+	appended, stored, unstored, shed, batches, errs, captured, pruned atomic.Uint64
+	maxPending, lastCommit                                            atomic.Int64
+}
+
+type roomPos struct {
+	epoch string
+	seq   uint64
+}
+
+// Open opens (creating and migrating as needed) the log and starts its writer, which stops when
+// Close is called.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.QueueLimit <= 0 {
+		opts.QueueLimit = DefaultQueueLimit
+	}
+	if opts.MemoryMaxEvents <= 0 {
+		opts.MemoryMaxEvents = DefaultMemoryMaxEvents
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Deliver == nil {
+		opts.Deliver = func(any) {}
+	}
+	var dsn string
+	memory := opts.Dir == ""
+	if memory {
+		// memdb: one in-memory database shared by this process's connections, gone with it.
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		dsn = "file:/tls-" + hex.EncodeToString(b[:]) + "?vfs=memdb&_pragma=busy_timeout(10000)&_pragma=journal_mode(memory)"
+	} else {
+		if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create data directory: %w (check --data-dir and its permissions)", err)
+		}
+		path := filepath.Join(opts.Dir, "events.db")
+		// WAL: readers never block the writer. synchronous=NORMAL: a commit survives the process
+		// dying (it is in the OS), though not a power cut in the last moments before a checkpoint.
+		dsn = "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+	}
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store in %q: %w (is the directory writable, and the file a SQLite database?)", opts.Dir, err)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	r.SetMaxOpenConns(4)
+	s := &Store{
+		opts: opts, log: opts.Logger, w: w, r: r, memory: memory,
+		wake: make(chan struct{}, 1), stopped: make(chan struct{}),
+		sessions: map[string]*openSession{},
+	}
+	if err := s.loadOpenSessions(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go s.run(wctx)
+	return s, nil
+}
+
+func (s *Store) closeDBs() {
+	s.r.Close()
+	s.w.Close()
+}
+
+// Memory reports whether the log lives in memory only.
+func (s *Store) Memory() bool { return s.memory }
+
+// Position is where the room's stream continues: its epoch and last seq, or "" and 0 for a room
+// the log has never seen.
+func (s *Store) Position(ctx context.Context, room string) (epoch string, seq uint64, err error) {
+	err = s.r.QueryRowContext(ctx, "SELECT epoch, last_seq FROM rooms WHERE username = ?", roomKey(room)).Scan(&epoch, &seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, nil
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("read room position: %w", err)
+	}
+	return epoch, seq, nil
+}
+
+// Append queues e (already sequenced, with its JSON) for the log; the writer then calls
+// Options.Deliver(payload). It never blocks on disk. e and jsonBytes must not change afterwards.
+func (s *Store) Append(e *event.Event, jsonBytes []byte, payload any) {
+	s.appended.Add(1)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.opts.Deliver(payload) // shutting down: the store is gone, the clients are not
+		s.unstored.Add(1)
+		return
+	}
+	it := item{ev: e, json: jsonBytes, payload: payload}
+	switch {
+	case s.events >= 2*s.opts.QueueLimit:
+		s.mu.Unlock()
+		s.shed.Add(1)
+		return
+	case s.events >= s.opts.QueueLimit:
+		it.unstored = true
+	}
+	s.queue = append(s.queue, it)
+	s.events++
+	if int64(s.events) > s.maxPending.Load() {
+		s.maxPending.Store(int64(s.events))
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// AppendRaw records one raw upstream message of the room's current session, when Record is on.
+func (s *Store) AppendRaw(room, method string, msgID int64, payload []byte, at time.Time) {
+	if !s.opts.Record {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.events >= s.opts.QueueLimit {
+		return // captures are a convenience: never worth memory when behind
+	}
+	s.queue = append(s.queue, item{raw: &rawMessage{room: room, method: method, msgID: msgID, payload: append([]byte(nil), payload...), at: at}})
+	s.signal()
+}
+
+func (s *Store) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close writes and delivers everything queued, stops the writer and closes the database. Appends
+// after Close are delivered without being stored.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.stopped
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.signal()
+	<-s.stopped
+	s.cancel()
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Stats returns the writer's counters.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	pending := s.events
+	s.mu.Unlock()
+	return Stats{
+		Pending: pending, MaxPending: int(s.maxPending.Load()), Appended: s.appended.Load(), Stored: s.stored.Load(),
+		Unstored: s.unstored.Load(), Shed: s.shed.Load(), Batches: s.batches.Load(), Errors: s.errs.Load(),
+		Captured: s.captured.Load(), LastCommit: time.Duration(s.lastCommit.Load()), Behind: pending >= s.opts.QueueLimit,
+		Memory: s.memory, Pruned: s.pruned.Load(), SchemaVesion: SchemaVersion(),
+	}
+}
+
+// run is the writer: it takes what is queued, commits it in one transaction and then delivers it.
+func (s *Store) run(ctx context.Context) {
+	defer close(s.stopped)
+	var retention <-chan time.Time
+	if s.opts.Retention > 0 {
+		t := time.NewTicker(min(pruneEvery, max(s.opts.Retention/10, time.Second)))
+		defer t.Stop()
+		retention = t.C
+		s.prune(ctx, s.opts.Now())
+	}
+	var batch []item
+	for {
+		s.mu.Lock()
+		n := min(len(s.queue), maxBatch)
+		batch = append(batch[:0], s.queue[:n]...)
+		clear(s.queue[:n])
+		s.queue = s.queue[n:]
+		if len(s.queue) == 0 {
+			s.queue = nil // let a burst's backing array go
+		}
+		closed := s.closed
+		s.mu.Unlock()
+		if len(batch) > 0 {
+			s.writeBatch(ctx, batch)
+			s.mu.Lock()
+			for _, it := range batch {
+				if it.raw == nil {
+					s.events--
+				}
+			}
+			s.mu.Unlock()
+			clear(batch)
+			continue
+		}
+		if closed {
+			return
+		}
+		select {
+		case <-s.wake:
+		case <-retention:
+			s.prune(ctx, s.opts.Now())
+		}
+	}
+}
+
+// writeBatch stores the batch in one transaction, then delivers its events in order. A failed
+// commit still delivers: the events are recorded as a gap instead.
+func (s *Store) writeBatch(ctx context.Context, batch []item) {
+	start := time.Now()
+	err := s.commit(ctx, batch)
+	s.lastCommit.Store(int64(time.Since(start)))
+	s.batches.Add(1)
+	if err != nil {
+		s.errs.Add(1)
+		s.log.Error("store: commit failed; events delivered but not stored", "events", len(batch), "err", err)
+		s.sessions = map[string]*openSession{} // the database is the truth; reload it
+		if lerr := s.loadOpenSessions(ctx); lerr != nil {
+			s.log.Error("store: reload sessions", "err", lerr)
+		}
+		s.recordGaps(ctx, batch, true)
+	}
+	for i := range batch {
+		it := &batch[i]
+		if it.raw != nil {
+			continue
+		}
+		if it.unstored || err != nil {
+			s.unstored.Add(1)
+		} else {
+			s.stored.Add(1)
+		}
+		s.opts.Deliver(it.payload)
+	}
+	if s.memory {
+		s.sincePrune += len(batch)
+		if s.sincePrune >= 1024 {
+			s.sincePrune = 0
+			s.pruneMemory(ctx)
+		}
+	}
+}
+
+func (s *Store) commit(ctx context.Context, batch []item) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO events
+		(username, epoch, seq, session_id, type, msg_id, at, user_id, unique_id, nickname, action, gift_id, gift_name, amount, diamonds, viewers, simulated, json)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	touched := map[string]roomPos{}
+	var gaps []item
+	for i := range batch {
+		it := &batch[i]
+		if it.raw != nil {
+			if err := s.insertRaw(ctx, tx, it.raw); err != nil {
+				return err
+			}
+			continue
+		}
+		e := it.ev
+		touched[roomKey(e.Username)] = roomPos{epoch: e.Epoch, seq: e.Seq}
+		sid, err := s.trackSession(ctx, tx, e)
+		if err != nil {
+			return err
+		}
+		if it.unstored {
+			gaps = append(gaps, *it)
+			continue
+		}
+		c := columnsOf(e)
+		if _, err := ins.ExecContext(ctx, roomKey(e.Username), e.Epoch, int64(e.Seq), sid, e.Type, nullStr(e.ID), e.Time.UnixMilli(),
+			nullStr(c.userID), nullStr(c.uniqueID), nullStr(c.nickname), nullStr(c.action), c.giftID, nullStr(c.giftName),
+			c.amount, c.diamonds, c.viewers, e.Simulated, it.json); err != nil {
+			return fmt.Errorf("insert event %s #%d: %w", e.Username, e.Seq, err)
+		}
+	}
+	for room, p := range touched {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rooms (username, epoch, last_seq) VALUES (?, ?, ?)
+			ON CONFLICT (username) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq`, room, p.epoch, int64(p.seq)); err != nil {
+			return err
+		}
+	}
+	if err := s.flushSessions(ctx, tx); err != nil {
+		return err
+	}
+	if len(gaps) > 0 {
+		if err := insertGaps(ctx, tx, gaps); err != nil {
+			return err
+		}
+	}
+	if s.opts.beforeCommit != nil {
+		s.opts.beforeCommit()
+	}
+	return tx.Commit()
+}
+
+// recordGaps notes, in a transaction of its own, that the batch's events were delivered unstored.
+func (s *Store) recordGaps(ctx context.Context, batch []item, all bool) {
+	var gaps []item
+	for _, it := range batch {
+		if it.raw == nil && (all || it.unstored) {
+			gaps = append(gaps, it)
+		}
+	}
+	if len(gaps) == 0 {
+		return
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err == nil {
+		err = insertGaps(ctx, tx, gaps)
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			tx.Rollback()
+		}
+	}
+	if err != nil {
+		s.log.Error("store: cannot record a gap; resumes across it may miss events", "err", err)
+	}
+}
+
+// insertGaps records runs of consecutive seqs per room and epoch.
+func insertGaps(ctx context.Context, tx *sql.Tx, items []item) error {
+	type run struct {
+		room, epoch string
+		from, to    uint64
+	}
+	var runs []run
+	for _, it := range items {
+		e := it.ev
+		if n := len(runs); n > 0 && runs[n-1].room == roomKey(e.Username) && runs[n-1].epoch == e.Epoch && runs[n-1].to+1 == e.Seq {
+			runs[n-1].to = e.Seq
+			continue
+		}
+		runs = append(runs, run{roomKey(e.Username), e.Epoch, e.Seq, e.Seq})
+	}
+	for _, r := range runs {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO gaps (username, epoch, from_seq, to_seq) VALUES (?, ?, ?, ?)",
+			r.room, r.epoch, int64(r.from), int64(r.to)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rooms (username, epoch, last_seq) VALUES (?, ?, ?)
+			ON CONFLICT (username) DO UPDATE SET epoch = excluded.epoch, last_seq = max(last_seq, excluded.last_seq)`,
+			r.room, r.epoch, int64(r.to)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) insertRaw(ctx context.Context, tx *sql.Tx, m *rawMessage) error {
+	sess := s.sessions[m.room]
+	if sess == nil {
+		return nil // not in a live session: nothing to attach it to
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO captures (session_id, at, method, msg_id, payload) VALUES (?, ?, ?, ?, ?)",
+		sess.id, m.at.UnixMilli(), m.method, m.msgID, m.payload); err != nil {
+		return fmt.Errorf("insert capture: %w", err)
+	}
+	s.captured.Add(1)
+	return nil
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// columns are the parts of an event that summaries and leaderboards group by.
+type columns struct {
+	userID, uniqueID, nickname, action, giftName string
+	giftID                                       any
+	amount, diamonds                             int64
+	viewers                                      any
+}
+
+func columnsOf(e *event.Event) columns {
+	var c columns
+	user := func(u event.User) { c.userID, c.uniqueID, c.nickname = u.UserID, u.UniqueID, u.Nickname }
+	switch d := e.Data.(type) {
+	case event.ChatData:
+		user(d.User)
+	case event.GiftData:
+		user(d.User)
+		c.action, c.giftID, c.giftName = d.StreakState, d.GiftID, d.GiftName
+		if d.StreakState != event.StreakProgress {
+			c.amount, c.diamonds = int64(max(d.RepeatCount, 1)), d.TotalDiamonds
+		}
+	case event.LikeData:
+		user(d.User)
+		c.amount = d.LikeCount
+	case event.MemberData:
+		user(d.User)
+		c.action = d.Action
+	case event.SocialData:
+		user(d.User)
+		c.action = d.Action
+	case event.RoomUserData:
+		c.viewers = d.ViewerCount
+	case event.SubscribeData:
+		user(d.User)
+	case event.QuestionData:
+		user(d.User)
+	case event.EmoteData:
+		user(d.User)
+	case event.EnvelopeData:
+		user(d.User)
+	case event.StreamEndData:
+		c.action = d.Action
+	case event.ConnectionClosedData:
+		c.action = d.Reason
+	}
+	return c
+}
