@@ -39,6 +39,7 @@ type target struct {
 	werr   error         // cmd.Wait's result, set before done is closed
 	stderr *tailBuffer
 	hc     *http.Client
+	tmp    string // ours: its data directory, removed by stop
 }
 
 var (
@@ -50,6 +51,7 @@ var (
 // for its ready line.
 func startTarget(ctx context.Context, cfg *Config, fake *faketiktok.Server) (*target, error) {
 	var (
+		tmp string
 		cmd *exec.Cmd
 		env = filterEnv(os.Environ(), "SIGN_API_URL", "SIGN_API_KEY", "TIKTOK_HOST_WEB", "TIKTOK_HOST_WEBCAST",
 			"TIKTOK_WEB_URL", "TIKTOK_WEBCAST_URL", "HOST", "PORT", "LISTEN_ADDR", "DEDUP_MAX", "DISABLE_EULER_FALLBACKS")
@@ -59,8 +61,13 @@ func startTarget(ctx context.Context, cfg *Config, fake *faketiktok.Server) (*ta
 	switch cfg.Target {
 	case TargetOurs:
 		u := fake.URLs()
+		// The event log on disk, as in production: every event is committed before delivery.
+		var err error
+		if tmp, err = os.MkdirTemp("", "tls-bench-data-"); err != nil {
+			return nil, fmt.Errorf("bench: data directory: %w", err)
+		}
 		cmd = exec.Command(cfg.Exe, "serve", "--listen", "127.0.0.1", "--sign-url", u.Sign, "--tiktok-web-url", u.Web,
-			"--tiktok-webcast-url", u.Webcast, "--sign-quota", "0", "--log-level", "warn", "0")
+			"--tiktok-webcast-url", u.Webcast, "--sign-quota", "0", "--log-level", "warn", "--data-dir", tmp, "0")
 		matchFn = func(line string) (string, string, bool) {
 			m := oursListening.FindStringSubmatch(line)
 			if m == nil {
@@ -93,7 +100,7 @@ func startTarget(ctx context.Context, cfg *Config, fake *faketiktok.Server) (*ta
 		return nil, fmt.Errorf("unknown target %q: want ours, seed or raw", cfg.Target)
 	}
 	cmd.Env = env
-	t := &target{name: cfg.Target, cmd: cmd, done: make(chan struct{}), stderr: &tailBuffer{max: 16 << 10},
+	t := &target{name: cfg.Target, cmd: cmd, tmp: tmp, done: make(chan struct{}), stderr: &tailBuffer{max: 16 << 10},
 		hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}}
 	cmd.Stderr = t.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // run.sh, npm and node go down together
@@ -160,6 +167,9 @@ func (t *target) stop() {
 	}
 	_ = syscall.Kill(pg, syscall.SIGKILL) // stragglers of the group (npm helpers)
 	t.hc.CloseIdleConnections()
+	if t.tmp != "" {
+		os.RemoveAll(t.tmp)
+	}
 }
 
 // exited reports whether the process has ended.

@@ -17,7 +17,9 @@ import (
 	"github.com/tiktok-live-server/tiktok-live-server/internal/httpapi"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/web"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 )
 
@@ -40,6 +42,12 @@ type serveFlags struct {
 	shutdownTimeout time.Duration
 	logFormat       string
 	logLevel        string
+	dataDir         string
+	record          bool
+	retention       string
+	storeQueue      int
+	demo            bool
+	retentionDur    time.Duration
 }
 
 func envInt(name string, def int) int {
@@ -72,6 +80,32 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", 10*time.Second), "bound on a graceful shutdown (env SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&f.logFormat, "log-format", envOr("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
+	fs.StringVar(&f.dataDir, "data-dir", envOr("DATA_DIR", "./data"), "directory of the event log (SQLite); \"\" keeps history in memory only, bounded (env DATA_DIR)")
+	fs.BoolVar(&f.record, "record", envBool("RECORD"), "also keep the raw upstream messages of each session, exported as a capture the fake replays (env RECORD)")
+	fs.StringVar(&f.retention, "retention", envOr("RETENTION", ""), "prune sessions that ended longer ago than this, e.g. 30d or 12h; empty keeps everything (env RETENTION)")
+	fs.IntVar(&f.storeQueue, "store-queue", envInt("STORE_QUEUE", store.DefaultQueueLimit), "events that may wait for the disk before new ones are delivered without being stored (env STORE_QUEUE)")
+	fs.BoolVar(&f.demo, "demo", envBool("DEMO"), "start a built-in fake TikTok with a busy demo room, connect it and print the dashboard URL (no network needed) (env DEMO)")
+}
+
+func envBool(name string) bool {
+	v, err := strconv.ParseBool(os.Getenv(name))
+	return err == nil && v
+}
+
+// parseRetention reads a retention period: a Go duration, or a whole number of days ("30d").
+func parseRetention(s string) (time.Duration, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err == nil && n > 0 && n < 100000 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("--retention must be a number of days like 30d or a duration like 12h, not %q", s)
 }
 
 func (f *serveFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -118,6 +152,9 @@ func runServe(ctx context.Context, args []string, sio IO) int {
 	if err == nil && f.maxRooms < 1 {
 		err = errors.New("--max-rooms must be at least 1")
 	}
+	if err == nil {
+		f.retentionDur, err = parseRetention(f.retention)
+	}
 	if err != nil {
 		fmt.Fprintln(sio.Stderr, "tiktok-live-server:", err)
 		return 2
@@ -137,8 +174,31 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	var demoRoom string
+	if f.demo {
+		up, user, stopDemo, err := startDemo(ctx, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopDemo() // after the rooms have closed
+		f.up, demoRoom = up, user
+	}
 
 	h := hub.New(hub.Options{MaxQueueBytes: f.queueBytes})
+	st, err := store.Open(ctx, store.Options{
+		Dir: f.dataDir, Deliver: func(p any) { h.Publish(p.(*hub.Message)) }, QueueLimit: f.storeQueue,
+		Retention: f.retentionDur, Record: f.record, Logger: log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer st.Close()
+	var recorder room.Recorder
+	if f.record {
+		recorder = st
+	}
 	client := webcast.New(webcast.Config{WebURL: f.up.webURL, WebcastURL: f.up.webcastURL, Logger: log})
 	signer := &webcast.EulerSigner{BaseURL: f.up.signURL, APIKey: f.up.signAPIKey, Route: webcast.SignRoute(f.up.signRoute)}
 	// The rooms outlive ctx: on shutdown they are closed in order, so clients hear why.
@@ -147,10 +207,11 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	rooms := room.NewManager(roomsCtx, room.Config{
 		Upstream: client, Signer: signer, Quota: room.NewQuota(f.signQuota),
 		BackoffBase: f.backoffBase, BackoffCap: f.backoffMax, LivePoll: f.livePoll, StallTimeout: f.stallTimeout,
-		Logger: log,
-	}, f.maxRooms, h, stream.Options{DedupWindow: f.dedupWindow, StreakTimeout: f.streakTimeout, Logger: log})
+		Logger: log, Recorder: recorder,
+	}, f.maxRooms, h, stream.Options{DedupWindow: f.dedupWindow, StreakTimeout: f.streakTimeout, Logger: log, Log: st})
 	api := httpapi.New(httpapi.Config{
-		Rooms: rooms, Hub: h, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, Version: Version(),
+		Rooms: rooms, Hub: h, Store: st, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, Version: Version(),
+		Web: web.Handler(), Demo: f.demo,
 	})
 	srv := &http.Server{
 		Handler:           api.Handler(),
@@ -162,7 +223,14 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	go func() { served <- srv.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(sio.Stdout, "tiktok-live-server listening on %s\n", url)
-	log.Info("listening", "url", url, "version", Version(), "maxRooms", f.maxRooms, "signQuotaPerMin", f.signQuota, "signer", signer.String())
+	log.Info("listening", "url", url, "version", Version(), "maxRooms", f.maxRooms, "signQuotaPerMin", f.signQuota, "signer", signer.String(),
+		"dataDir", f.dataDir, "record", f.record, "retention", f.retentionDur)
+	if demoRoom != "" {
+		if _, _, err := rooms.Start(demoRoom, room.StartOptions{}); err != nil {
+			log.Warn("demo: connect the demo room", "err", err)
+		}
+		fmt.Fprintf(sio.Stdout, "demo: open the dashboard at %s/?room=%s\n", url, demoRoom)
+	}
 
 	var serveErr error
 	select {
@@ -176,7 +244,10 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Shutdown(sctx) }() // stops accepting at once, then waits for requests
 	rooms.Close()                                  // clients get connection_closed (reason shutdown)
-	h.Close()                                      // clients get what is queued, then close 1001
+	if err := st.Close(); err != nil {             // commits and delivers what is queued
+		log.Warn("store close", "err", err)
+	}
+	h.Close() // clients get what is queued, then close 1001
 	if err := api.WaitStreams(sctx); err != nil {
 		log.Warn("stream clients did not finish in time", "err", err)
 	}

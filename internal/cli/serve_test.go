@@ -107,7 +107,7 @@ func startServerWith(t *testing.T, opts faketiktok.Options, extra ...string) *ru
 	s := &runningServer{exit: make(chan int, 1), cancel: cancel, stderr: &testutil.SyncBuffer{}, stdout: &stdout}
 	go func() {
 		args := append([]string{"--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
-			"--listen", "127.0.0.1", "--log-level", "warn"}, extra...)
+			"--listen", "127.0.0.1", "--log-level", "warn", "--data-dir", t.TempDir()}, extra...)
 		s.exit <- Run(ctx, append(args, "0"), strings.NewReader(""), &stdout, s.stderr)
 	}()
 	t.Cleanup(func() { cancel(); fake.Close(); stopFake() })

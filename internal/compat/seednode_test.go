@@ -232,7 +232,7 @@ func (g *goTarget) start(t *testing.T, fake *faketiktok.Server) string {
 	t.Helper()
 	u := fake.URLs()
 	args := []string{"--listen", "127.0.0.1", "--sign-url", u.Sign, "--tiktok-web-url", u.Web,
-		"--tiktok-webcast-url", u.Webcast, "0"}
+		"--tiktok-webcast-url", u.Webcast, "--data-dir", t.TempDir(), "0"}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.done = make(chan struct{})
 	go func() {

@@ -90,17 +90,14 @@ func TestDashboard_Watch(t *testing.T) {
 }
 
 // TestDashboard_ResumeAfterDrop: the page's socket dies; events published while it is down arrive
-// after it reconnects, in order, with contiguous seqs and none twice. This needs the server's
-// resume support (/v1/ws?since=&epoch= answering with a "resume" message first).
+// after it reconnects, in order, with contiguous seqs and none twice (/v1/ws?since=&epoch=
+// answers with a "resume" message first, then the missed events).
 func TestDashboard_ResumeAfterDrop(t *testing.T) {
 	needBrowser(t)
 	s := startServer(t, map[string]faketiktok.UserConfig{liveRoom: {Stream: faketiktok.StreamConfig{Rate: 4, Seed: 5}}})
 	s.connect(t, liveRoom)
 	if err := probeResume(t, s); err != nil {
-		if os.Getenv("E2E_REQUIRE_RESUME") == "1" {
-			t.Fatalf("resume: %v", err)
-		}
-		t.Skipf("the server cannot resume a stream yet (%v); set E2E_REQUIRE_RESUME=1 to make this a failure", err)
+		t.Fatalf("resume: %v", err)
 	}
 	b := newBrowser(t, s)
 	b.open("/?room=" + liveRoom)

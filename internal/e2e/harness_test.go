@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -28,13 +27,7 @@ import (
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/cli"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/httpapi"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/web"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 )
 
 // wait bounds every poll: generous, since a loaded CI machine runs chromium slowly.
@@ -92,13 +85,12 @@ type server struct {
 	fake *faketiktok.Server
 	base string // http://127.0.0.1:PORT
 	host string // 127.0.0.1:PORT
-	full bool   // the real program (cli.Run), not the fallback stack
 }
 
 var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
 
-// startServer runs the whole program with cli.Run. If that program does not serve the dashboard
-// yet (serve.go not wired to web.Handler), it falls back to the same parts assembled here.
+// startServer runs the whole program with cli.Run against the fake, with its event log in a
+// temporary directory.
 func startServer(t *testing.T, users map[string]faketiktok.UserConfig) *server {
 	t.Helper()
 	fake, err := faketiktok.Start(context.Background(), faketiktok.Options{
@@ -111,6 +103,7 @@ func startServer(t *testing.T, users map[string]faketiktok.UserConfig) *server {
 	t.Cleanup(func() { fake.Close() })
 	s := &server{fake: fake}
 	u := fake.URLs()
+	dataDir := t.TempDir()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr testutil.SyncBuffer
@@ -118,58 +111,24 @@ func startServer(t *testing.T, users map[string]faketiktok.UserConfig) *server {
 	go func() {
 		exit <- cli.Run(ctx, []string{"--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
 			"--listen", "127.0.0.1", "--max-rooms", "4", "--sign-quota", "0", "--backoff-base", "50ms", "--backoff-max", "500ms",
-			"--log-level", "warn", "0"}, strings.NewReader(""), &stdout, &stderr)
+			"--log-level", "warn", "--data-dir", dataDir, "0"}, strings.NewReader(""), &stdout, &stderr)
 	}()
-	stopRun := func() {
+	t.Cleanup(func() {
 		cancel()
 		select {
 		case <-exit:
 		case <-time.After(15 * time.Second):
 			t.Errorf("the server did not stop; stderr %s", stderr.String())
 		}
-	}
+	})
 	testutil.Eventually(t, wait, func() bool {
 		if m := listenLine.FindStringSubmatch(stdout.String()); m != nil {
 			s.base = m[1]
 		}
 		return s.base != ""
 	}, "no listening line; stderr %q", stderr.String())
-	if resp, err := http.Get(s.base + "/assets/dashboard.js"); err == nil {
-		resp.Body.Close()
-		s.full = resp.StatusCode == http.StatusOK
-	}
-	if s.full {
-		t.Cleanup(stopRun)
-	} else {
-		stopRun()
-		t.Log("e2e: serve.go does not mount web.Handler yet; testing the same parts assembled in the test")
-		s.base = fallbackStack(t, fake)
-	}
 	s.host = strings.TrimPrefix(s.base, "http://")
 	return s
-}
-
-// fallbackStack is serve.go's wiring with Web set, on an httptest server.
-func fallbackStack(t *testing.T, fake *faketiktok.Server) string {
-	u := fake.URLs()
-	ctx, cancel := context.WithCancel(context.Background())
-	h := hub.New(hub.Options{})
-	client := webcast.New(webcast.Config{WebURL: u.Web, WebcastURL: u.Webcast})
-	rooms := room.NewManager(ctx, room.Config{
-		Upstream: client, Signer: &webcast.EulerSigner{BaseURL: u.Sign, Route: webcast.RouteConnect},
-		BackoffBase: 50 * time.Millisecond, BackoffCap: 500 * time.Millisecond, LivePoll: 200 * time.Millisecond,
-	}, 4, h, stream.Options{})
-	api := httpapi.New(httpapi.Config{Rooms: rooms, Hub: h, Resolver: client, Web: web.Handler()})
-	srv := httptest.NewServer(api.Handler())
-	t.Cleanup(func() {
-		api.BeginShutdown()
-		rooms.Close()
-		h.Close()
-		api.WaitStreams(context.Background())
-		srv.Close()
-		cancel()
-	})
-	return srv.URL
 }
 
 // do sends an API request and returns the status.

@@ -256,7 +256,7 @@ func (s *Server) shutdown(w http.ResponseWriter, r *http.Request) {
 // root is the original's WebSocket endpoint; a plain browser visit gets a small index page.
 func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		s.serveWebSocket(w, r, transportLegacy, allEvents)
+		s.serveWebSocket(w, r, transportLegacy, allEvents, nil)
 		return
 	}
 	if s.cfg.Web != nil {

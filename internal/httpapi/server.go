@@ -19,6 +19,7 @@ import (
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 )
 
@@ -47,6 +48,11 @@ type Config struct {
 	// Web, if set, serves the dashboard (GET / without a WebSocket upgrade) and everything under
 	// /assets/ and /overlay/. Without it, GET / answers a short plain page.
 	Web http.Handler
+	// Store is the event log behind resume, history, sessions, summaries and captures. Without it
+	// those answer 503 no_store and streams do not resume.
+	Store *store.Store
+	// Demo marks a --demo server: simulate is allowed without the admin token.
+	Demo bool
 }
 
 // Defaults.
@@ -116,6 +122,14 @@ func New(cfg Config) *Server {
 		{"DELETE", "/v1/rooms/{username}", s.deleteRoom},
 		{"GET", "/v1/ws", s.v1WebSocket},
 		{"GET", "/v1/events", s.sse},
+		{"GET", "/v1/rooms/{username}/events", s.needStore(s.roomEvents)},
+		{"GET", "/v1/rooms/{username}/sessions", s.needStore(s.roomSessions)},
+		{"GET", "/v1/rooms/{username}/leaderboard", s.needStore(s.roomLeaderboard)},
+		{"GET", "/v1/sessions/{id}", s.needStore(s.getSession)},
+		{"GET", "/v1/sessions/{id}/events", s.needStore(s.sessionEvents)},
+		{"GET", "/v1/sessions/{id}/summary", s.needStore(s.sessionSummary)},
+		{"GET", "/v1/sessions/{id}/leaderboard", s.needStore(s.sessionLeaderboard)},
+		{"GET", "/v1/sessions/{id}/capture", s.needStore(s.sessionCapture)},
 		// Operations.
 		{"GET", "/healthz", s.healthz},
 		{"GET", "/readyz", s.readyz},
@@ -124,6 +138,16 @@ func New(cfg Config) *Server {
 	}
 	s.handler = s.buildMux()
 	return s
+}
+
+func (s *Server) needStore(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Store == nil {
+			writeError(w, http.StatusServiceUnavailable, "no_store", "this server runs without an event log")
+			return
+		}
+		h(w, r)
+	}
 }
 
 // Routes lists the registered routes.

@@ -16,6 +16,7 @@ import (
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
@@ -30,6 +31,7 @@ type stack struct {
 	fake     *faketiktok.Server
 	hub      *hub.Hub
 	rooms    *room.Manager
+	store    *store.Store
 	api      *Server
 	srv      *httptest.Server
 	url      string
@@ -42,6 +44,8 @@ type stackOptions struct {
 	queueBytes    int
 	writeTimeout  time.Duration
 	streakTimeout time.Duration
+	dataDir       string // "" = the store in memory
+	record        bool
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -53,20 +57,26 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	}
 	u := fake.URLs()
 	h := hub.New(hub.Options{MaxQueueBytes: o.queueBytes})
+	st, err := store.Open(ctx, store.Options{Dir: o.dataDir, Record: o.record, Deliver: func(p any) { h.Publish(p.(*hub.Message)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	client := webcast.New(webcast.Config{WebURL: u.Web, WebcastURL: u.Webcast})
 	rooms := room.NewManager(ctx, room.Config{
 		Upstream: client, Signer: &webcast.EulerSigner{BaseURL: u.Sign, Route: webcast.RouteConnect},
 		BackoffBase: 20 * time.Millisecond, BackoffCap: 200 * time.Millisecond, LivePoll: 100 * time.Millisecond,
-	}, max(o.maxRooms, 1), h, stream.Options{StreakTimeout: o.streakTimeout})
-	s := &stack{t: t, fake: fake, hub: h, rooms: rooms, shutdown: make(chan struct{})}
+		Recorder: st,
+	}, max(o.maxRooms, 1), h, stream.Options{StreakTimeout: o.streakTimeout, Log: st})
+	s := &stack{t: t, fake: fake, hub: h, rooms: rooms, store: st, shutdown: make(chan struct{})}
 	var once sync.Once
-	s.api = New(Config{Rooms: rooms, Hub: h, Resolver: client, WriteTimeout: o.writeTimeout,
+	s.api = New(Config{Rooms: rooms, Hub: h, Store: st, Resolver: client, WriteTimeout: o.writeTimeout,
 		Shutdown: func() { once.Do(func() { close(s.shutdown) }) }})
 	s.srv = httptest.NewServer(s.api.Handler())
 	s.url = s.srv.URL
 	t.Cleanup(func() {
 		s.api.BeginShutdown()
 		rooms.Close()
+		st.Close()
 		h.Close()
 		s.api.WaitStreams(context.Background())
 		s.srv.Close()

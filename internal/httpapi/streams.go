@@ -27,7 +27,12 @@ func (s *Server) v1WebSocket(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_filter", err.Error())
 		return
 	}
-	s.serveWebSocket(w, r, transportWS, f)
+	points, err := parseResume(r.URL.Query(), "", f)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_resume", err.Error())
+		return
+	}
+	s.serveWebSocket(w, r, transportWS, f, points)
 }
 
 // subscribe registers a stream client with the hub, or answers 503 while shutting down (then sub
@@ -47,7 +52,8 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, transport str
 
 // serveWebSocket streams every matching event as one JSON text message. The client's queue lives
 // in the hub; this loop writes whatever is queued, with a deadline per batch.
-func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transport string, f hub.Filter) {
+// With resume points, each room's resume message and missed events go first.
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transport string, f hub.Filter, points []resumePoint) {
 	// Subscribe before the handshake answer: once the client has its 101 it is counted (/health's
 	// wsClients) and gets every event published from then on.
 	sub, done := s.subscribe(w, r, transport, f)
@@ -62,12 +68,34 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transpor
 		return // Accept has answered the client
 	}
 	ctx := discardReads(conn)
+	var replays map[string]replayed
+	for _, p := range points {
+		d, err := s.replay(ctx, p, f, func(m *hub.Message) error {
+			wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+			defer cancel()
+			return conn.Write(wctx, websocket.MessageText, m.JSON)
+		})
+		if err != nil {
+			s.log.Info("resume ended early", "remote", r.RemoteAddr, "room", p.room, "err", err)
+			conn.Close(websocket.StatusInternalError, "resume failed")
+			return
+		}
+		if d.upTo > 0 {
+			if replays == nil {
+				replays = map[string]replayed{}
+			}
+			replays[p.room] = d
+		}
+	}
 	var batch []*hub.Message
 	for {
 		batch, err = sub.Next(ctx, batch[:0])
 		if len(batch) > 0 {
 			wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 			for _, m := range batch {
+				if skipLive(replays, m) {
+					continue
+				}
 				if err := conn.Write(wctx, websocket.MessageText, m.JSON); err != nil {
 					cancel()
 					if errors.Is(wctx.Err(), context.DeadlineExceeded) {
@@ -116,11 +144,18 @@ func discardReads(conn *websocket.Conn) context.Context {
 	return ctx
 }
 
-// sse streams events as Server-Sent Events: "event: <type>", "id: <seq>", "data: <event JSON>".
+// sse streams events as Server-Sent Events: "event: <type>", "id: <position>", "data: <event
+// JSON>". The id is the client's position in every room it has seen, room:seq:epoch joined by
+// commas, so the Last-Event-ID a browser sends back on reconnect resumes them all.
 func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 	f, err := hub.ParseFilter(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_filter", err.Error())
+		return
+	}
+	points, err := parseResume(r.URL.Query(), r.Header.Get("Last-Event-ID"), f)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_resume", err.Error())
 		return
 	}
 	sub, done := s.subscribe(w, r, transportSSE, f)
@@ -135,8 +170,35 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	buf := []byte("retry: 2000\n: connected\n\n")
-	var batch []*hub.Message
+	var pos ssePositions
+	for _, p := range points {
+		pos.set(p.room, p.since, p.epoch)
+	}
 	ctx := r.Context()
+	var replays map[string]replayed
+	for _, p := range points {
+		d, err := s.replay(ctx, p, f, func(m *hub.Message) error {
+			buf = pos.appendEvent(buf, m)
+			if len(buf) < 64<<10 {
+				return nil
+			}
+			rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+			_, err := w.Write(buf)
+			buf = buf[:0]
+			return err
+		})
+		if err != nil {
+			s.log.Info("resume ended early", "remote", r.RemoteAddr, "room", p.room, "err", err)
+			return
+		}
+		if d.upTo > 0 {
+			if replays == nil {
+				replays = map[string]replayed{}
+			}
+			replays[p.room] = d
+		}
+	}
+	var batch []*hub.Message
 	for {
 		if len(buf) > 0 {
 			rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
@@ -154,13 +216,9 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 		batch, err = sub.Next(nctx, batch[:0])
 		cancel()
 		for _, m := range batch {
-			buf = append(buf, "id: "...)
-			buf = strconv.AppendUint(buf, m.Seq, 10)
-			buf = append(buf, "\nevent: "...)
-			buf = append(buf, m.Type...)
-			buf = append(buf, "\ndata: "...)
-			buf = append(buf, m.JSON...)
-			buf = append(buf, "\n\n"...)
+			if !skipLive(replays, m) {
+				buf = pos.appendEvent(buf, m)
+			}
 		}
 		clear(batch)
 		var ce *hub.CloseError
@@ -182,4 +240,46 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 			buf = append(buf, ": ping\n\n"...)
 		}
 	}
+}
+
+// ssePositions is an SSE client's position per room, in the order the rooms first appeared.
+type ssePositions struct {
+	rooms []string
+	seq   []uint64
+	epoch []string
+}
+
+func (p *ssePositions) set(room string, seq uint64, epoch string) {
+	for i, r := range p.rooms {
+		if r == room {
+			p.seq[i], p.epoch[i] = seq, epoch
+			return
+		}
+	}
+	p.rooms, p.seq, p.epoch = append(p.rooms, room), append(p.seq, seq), append(p.epoch, epoch)
+}
+
+// appendEvent appends one SSE event; an event with a seq moves the position, and the id line
+// carries all of them. The resume message (seq 0) has no id: it moves nothing.
+func (p *ssePositions) appendEvent(buf []byte, m *hub.Message) []byte {
+	if m.Seq > 0 {
+		p.set(m.Room, m.Seq, m.Epoch)
+		buf = append(buf, "id: "...)
+		for i, r := range p.rooms {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, r...)
+			buf = append(buf, ':')
+			buf = strconv.AppendUint(buf, p.seq[i], 10)
+			buf = append(buf, ':')
+			buf = append(buf, p.epoch[i]...)
+		}
+		buf = append(buf, '\n')
+	}
+	buf = append(buf, "event: "...)
+	buf = append(buf, m.Type...)
+	buf = append(buf, "\ndata: "...)
+	buf = append(buf, m.JSON...)
+	return append(buf, "\n\n"...)
 }

@@ -59,10 +59,14 @@ func TestServer_Filters(t *testing.T) {
 		if e.Type != "gift" || e.Data["username"] != "roomb" {
 			t.Errorf("SSE event %d = %s for %v, want gifts of roomb", i, e.Type, e.Data["username"])
 		}
+		// The id is the client's position: room:seq:epoch.
 		var seq uint64
-		fmt.Sscan(e.ID, &seq)
-		if seq <= prev || fmt.Sprint(e.Data["seq"]) != e.ID {
-			t.Errorf("SSE id %q after %d (data seq %v): want rising ids equal to seq", e.ID, prev, e.Data["seq"])
+		parts := strings.Split(e.ID, ":")
+		if len(parts) == 3 {
+			fmt.Sscan(parts[1], &seq)
+		}
+		if len(parts) != 3 || parts[0] != "roomb" || parts[2] != e.Data["epoch"] || seq <= prev || fmt.Sprint(e.Data["seq"]) != parts[1] {
+			t.Errorf("SSE id %q after %d (data seq %v, epoch %v): want roomb:<rising seq>:<epoch>", e.ID, prev, e.Data["seq"], e.Data["epoch"])
 		}
 		prev = seq
 	}

@@ -60,6 +60,13 @@ type Config struct {
 	StallTimeout      time.Duration // no frame this long: reconnect; 0 = webcast.DefaultStallTimeout
 	HeartbeatInterval time.Duration // 0 = webcast default
 	Logger            *slog.Logger
+	// Recorder, if set, gets every raw upstream message before it is converted (--record).
+	Recorder Recorder
+}
+
+// Recorder keeps raw upstream messages: the store's capture of a session.
+type Recorder interface {
+	AppendRaw(room, method string, msgID int64, payload []byte, at time.Time)
 }
 
 func (c *Config) defaults() {
@@ -267,7 +274,13 @@ func (s *Supervisor) watch(ctx context.Context, sess *webcast.Session) error {
 	s.log.Info("connected", "roomId", sess.RoomID())
 	s.emit(event.TypeConnectionCreated, event.ConnectionCreatedData{RoomID: sess.RoomID(), IsLive: true})
 	room := s.room()
-	err := sess.Run(ctx, func(m webcast.Message) { s.stream.Publish(event.FromMessage(&m, room)) })
+	rec := s.cfg.Recorder
+	err := sess.Run(ctx, func(m webcast.Message) {
+		if rec != nil {
+			rec.AppendRaw(s.username, m.Method, m.MsgID, m.Payload, m.ReceivedAt)
+		}
+		s.stream.Publish(event.FromMessage(&m, room))
+	})
 	stable := time.Since(now) >= stableAfter
 	s.update(func(st *Status) {
 		st.State, st.ConnectedSince, st.LastStable = StateConnecting, time.Time{}, stable

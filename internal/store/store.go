@@ -205,6 +205,9 @@ func (s *Store) closeDBs() {
 	s.w.Close()
 }
 
+// Recording reports whether raw upstream messages are kept (Options.Record).
+func (s *Store) Recording() bool { return s.opts.Record }
+
 // Memory reports whether the log lives in memory only.
 func (s *Store) Memory() bool { return s.memory }
 

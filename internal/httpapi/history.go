@@ -1,0 +1,400 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/capture"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
+)
+
+// maxHistoryLimit bounds limit=; an export of everything leaves limit out.
+const maxHistoryLimit = 1_000_000
+
+// historyQuery reads since, until, types, limit, cursor and epoch into a store query. since and
+// until are seqs when all digits, RFC 3339 times otherwise; since is exclusive, until inclusive
+// for seqs and exclusive for times.
+func historyQuery(v url.Values) (store.Query, error) {
+	var q store.Query
+	if s := v.Get("since"); s != "" {
+		if n, err := strconv.ParseUint(s, 10, 63); err == nil {
+			q.SinceSeq = n
+		} else if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			q.SinceTime = t
+		} else {
+			return q, fmt.Errorf("since=%q: want a seq (digits) or an RFC 3339 time such as 2026-11-27T20:00:00Z", clip(s))
+		}
+	}
+	if s := v.Get("until"); s != "" {
+		if n, err := strconv.ParseUint(s, 10, 63); err == nil && n > 0 {
+			q.UntilSeq = n
+		} else if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			q.UntilTime = t
+		} else {
+			return q, fmt.Errorf("until=%q: want a seq (digits, at least 1) or an RFC 3339 time", clip(s))
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxHistoryLimit {
+			return q, fmt.Errorf("limit=%q: want a number from 1 to %d (leave it out for everything)", clip(s), maxHistoryLimit)
+		}
+		q.Limit = n
+	}
+	if s := v.Get("cursor"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return q, fmt.Errorf("cursor=%q: pass back the nextCursor of the previous page", clip(s))
+		}
+		q.After = n
+	}
+	if s := v.Get("epoch"); s != "" {
+		if !isEpoch(s) {
+			return q, fmt.Errorf("epoch=%q: want the 16 hex digits of an event's epoch", clip(s))
+		}
+		q.Epoch = s
+	}
+	f, err := hub.ParseFilter(url.Values{"types": v["types"]})
+	if err != nil {
+		return q, err
+	}
+	for t := range f.Types {
+		q.Types = append(q.Types, t)
+	}
+	return q, nil
+}
+
+func isEpoch(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := range len(s) {
+		if !strings.ContainsRune("0123456789abcdef", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// clip keeps echoed input short in error messages.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+func (s *Server) roomEvents(w http.ResponseWriter, r *http.Request) {
+	name, ok := username(w, r)
+	if !ok {
+		return
+	}
+	q, err := historyQuery(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_query", err.Error())
+		return
+	}
+	q.Room = name
+	s.writeEvents(w, r, q, name+"-events")
+}
+
+func (s *Server) sessionEvents(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.sessionID(w, r)
+	if !ok {
+		return
+	}
+	q, err := historyQuery(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_query", err.Error())
+		return
+	}
+	q.Session = id
+	s.writeEvents(w, r, q, fmt.Sprintf("session-%d-events", id))
+}
+
+// sessionID reads {id} and checks that the session exists, answering 400 or 404 when not.
+func (s *Server) sessionID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		writeError(w, http.StatusBadRequest, "bad_session", "session ids are positive numbers, as listed by GET /v1/rooms/{username}/sessions")
+		return 0, false
+	}
+	if _, err := s.cfg.Store.Session(r.Context(), id); err != nil {
+		s.storeError(w, err)
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *Server) storeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no such session; it may have been pruned by --retention")
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.log.Error("history read failed", "err", err)
+	writeError(w, http.StatusInternalServerError, "store_error", "reading the event log failed; see the server log")
+}
+
+// writeEvents streams the events of q as json ({nextCursor, events: [...]}), ndjson or csv, in
+// constant memory. The next page's cursor is also in the X-Next-Cursor header and a Link header.
+func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, q store.Query, filename string) {
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "json"
+	}
+	if format != "json" && format != "ndjson" && format != "csv" {
+		writeError(w, http.StatusBadRequest, "bad_query", fmt.Sprintf("format=%q: want json, ndjson or csv", clip(format)))
+		return
+	}
+	ctx := r.Context()
+	next, err := s.cfg.Store.NextCursor(ctx, q)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	nextJSON := "null"
+	if next > 0 {
+		c := strconv.FormatInt(next, 10)
+		nextJSON = `"` + c + `"`
+		h.Set("X-Next-Cursor", c)
+		u := *r.URL
+		v := u.Query()
+		v.Set("cursor", c)
+		u.RawQuery = v.Encode()
+		h.Set("Link", "<"+u.RequestURI()+`>; rel="next"`)
+	}
+	rc := http.NewResponseController(w)
+	var werr error
+	n := 0
+	flushEvery := func() {
+		if n%512 == 0 {
+			rc.Flush()
+		}
+	}
+	switch format {
+	case "json":
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, werr = fmt.Fprintf(w, `{"nextCursor":%s,"events":[`, nextJSON)
+		_, err = s.cfg.Store.Events(ctx, q, func(row *store.Row) error {
+			if n > 0 {
+				w.Write([]byte{','})
+			}
+			n++
+			_, err := w.Write(row.JSON)
+			flushEvery()
+			return err
+		})
+		if err == nil {
+			_, werr = w.Write([]byte("]}\n"))
+		}
+	case "ndjson":
+		h.Set("Content-Type", "application/x-ndjson")
+		h.Set("Content-Disposition", `attachment; filename="`+filename+`.ndjson"`)
+		w.WriteHeader(http.StatusOK)
+		_, err = s.cfg.Store.Events(ctx, q, func(row *store.Row) error {
+			n++
+			if _, err := w.Write(row.JSON); err != nil {
+				return err
+			}
+			_, err := w.Write([]byte{'\n'})
+			flushEvery()
+			return err
+		})
+	case "csv":
+		h.Set("Content-Type", "text/csv; charset=utf-8")
+		h.Set("Content-Disposition", `attachment; filename="`+filename+`.csv"`)
+		w.WriteHeader(http.StatusOK)
+		cw := csv.NewWriter(w)
+		cw.Write(csvHeader)
+		rec := make([]string, len(csvHeader))
+		_, err = s.cfg.Store.Events(ctx, q, func(row *store.Row) error {
+			n++
+			csvRecord(rec, row)
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+			if n%512 == 0 {
+				cw.Flush()
+				rc.Flush()
+			}
+			return nil
+		})
+		cw.Flush()
+		werr = cw.Error()
+	}
+	if err == nil {
+		err = werr
+	}
+	if err != nil && ctx.Err() == nil {
+		// The status is sent; a truncated body is how the client learns. Say why in the log.
+		s.log.Warn("history export ended early", "err", err, "events", n)
+	}
+}
+
+// csvHeader names the export's columns: the fields people sort and filter by, then the whole event.
+var csvHeader = []string{"seq", "epoch", "time", "type", "id", "userId", "uniqueId", "nickname", "action", "giftName", "amount", "diamonds", "viewers", "json"}
+
+func csvRecord(rec []string, r *store.Row) {
+	rec[0] = strconv.FormatUint(r.Seq, 10)
+	rec[1] = r.Epoch
+	rec[2] = r.At.Format("2006-01-02T15:04:05.000Z")
+	rec[3] = r.Type
+	rec[4] = r.MsgID
+	rec[5] = r.UserID
+	rec[6] = csvSafe(r.UniqueID)
+	rec[7] = csvSafe(r.Nickname)
+	rec[8] = r.Action
+	rec[9] = csvSafe(r.GiftName)
+	rec[10] = strconv.FormatInt(r.Amount, 10)
+	rec[11] = strconv.FormatInt(r.Diamonds, 10)
+	rec[12] = strconv.FormatInt(r.Viewers, 10)
+	rec[13] = string(r.JSON)
+}
+
+// csvSafe defuses text a spreadsheet would run as a formula (nicknames are chosen by strangers).
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func (s *Server) roomSessions(w http.ResponseWriter, r *http.Request) {
+	name, ok := username(w, r)
+	if !ok {
+		return
+	}
+	v := r.URL.Query()
+	var before int64
+	limit := 100
+	if b := v.Get("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "bad_query", "before= wants a session id")
+			return
+		}
+		before = n
+	}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "bad_query", "limit= wants a number from 1 to 1000")
+			return
+		}
+		limit = n
+	}
+	list, err := s.cfg.Store.Sessions(r.Context(), name, before, limit)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"username": name, "sessions": list})
+}
+
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.sessionID(w, r)
+	if !ok {
+		return
+	}
+	x, err := s.cfg.Store.Session(r.Context(), id)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, x)
+}
+
+func (s *Server) sessionSummary(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.sessionID(w, r)
+	if !ok {
+		return
+	}
+	sum, err := s.cfg.Store.Summary(r.Context(), id, time.Now())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sum)
+}
+
+func (s *Server) roomLeaderboard(w http.ResponseWriter, r *http.Request) {
+	name, ok := username(w, r)
+	if !ok {
+		return
+	}
+	s.leaderboard(w, r, store.Scope{Room: name})
+}
+
+func (s *Server) sessionLeaderboard(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.sessionID(w, r)
+	if !ok {
+		return
+	}
+	s.leaderboard(w, r, store.Scope{Session: id})
+}
+
+// leaderboard answers ?by=diamonds|likes|chats&limit=N (default diamonds, 10).
+func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request, sc store.Scope) {
+	v := r.URL.Query()
+	by := v.Get("by")
+	if by == "" {
+		by = store.ByDiamonds
+	}
+	if by != store.ByDiamonds && by != store.ByLikes && by != store.ByChats {
+		writeError(w, http.StatusBadRequest, "bad_query", fmt.Sprintf("by=%q: want diamonds (top gifters), likes (top likers) or chats (top chatters)", clip(by)))
+		return
+	}
+	limit := 10
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "bad_query", "limit= wants a number from 1 to 1000")
+			return
+		}
+		limit = n
+	}
+	list, err := s.cfg.Store.Leaderboard(r.Context(), sc, by, limit)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"by": by, "entries": list})
+}
+
+// sessionCapture exports the raw messages of a recorded session as capture lines (NDJSON), the
+// format `fake-tiktok --replay` plays back.
+func (s *Server) sessionCapture(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.sessionID(w, r)
+	if !ok {
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/x-ndjson")
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="session-%d-capture.ndjson"`, id))
+	h.Set("Cache-Control", "no-store")
+	n, err := s.cfg.Store.Capture(r.Context(), id, func(l capture.Line) error {
+		_, err := w.Write(append(l.Marshal(), '\n'))
+		return err
+	})
+	if err != nil && r.Context().Err() == nil {
+		s.log.Warn("capture export ended early", "session", id, "err", err, "lines", n)
+	}
+	if n == 0 && err == nil && !s.cfg.Store.Recording() {
+		// An empty body is a valid capture; the header says why it is empty.
+		h.Set("X-Capture-Note", "the server runs without --record")
+	}
+}
