@@ -32,6 +32,7 @@ func commands() []command {
 		{"version", "print the version", runVersion},
 		{"tail", "print the events of a running server as JSON lines (a WebSocket client)", runTail},
 		{"bench", "measure a server under load against the fake TikTok (deliveries/s, latency, CPU, RSS)", runBench},
+		{"token", "mint a read token for one room, signed with TOKEN_SECRET", runToken},
 	}
 }
 

@@ -376,7 +376,7 @@ func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request, sc store.Sc
 }
 
 // sessionCapture exports the raw messages of a recorded session as capture lines (NDJSON), the
-// format `fake-tiktok --replay` plays back.
+// format `fake-tiktok --capture` replays back.
 func (s *Server) sessionCapture(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.sessionID(w, r)
 	if !ok {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
 )
 
 // collector reads the figures the rooms, streams and hub keep anyway, at scrape time, so the hot
@@ -18,11 +19,14 @@ type collector struct {
 	signCalls, signLimited, signFailed, quotaLeft                     *prometheus.Desc
 	clients, published, deliveries, slowCloses, queuedBytes, queuedMs *prometheus.Desc
 	undelivered                                                       *prometheus.Desc
+	store                                                             *store.Store
+	storePending, storeStored, storeUnstored, storeShed, storeErrors  *prometheus.Desc
+	storeBatches, storeCommit, storeBehind                            *prometheus.Desc
 }
 
 const ns = "tiktok_live"
 
-func newRegistry(rooms *room.Manager, h *hub.Hub) *prometheus.Registry {
+func newRegistry(rooms *room.Manager, h *hub.Hub, st *store.Store) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(ns+"_"+name, help, labels, nil)
@@ -45,6 +49,15 @@ func newRegistry(rooms *room.Manager, h *hub.Hub) *prometheus.Registry {
 		queuedBytes:    d("queue_bytes", "Bytes waiting in client queues."),
 		undelivered:    d("undelivered_total", "Events dropped from the queues of clients that were closed or left before receiving them."),
 		queuedMs:       d("queue_messages", "Events waiting in client queues."),
+		store:          st,
+		storePending:   d("store_pending", "Events waiting for the event log's writer; delivery waits for the commit."),
+		storeStored:    d("store_stored_total", "Events committed to the event log."),
+		storeUnstored:  d("store_unstored_total", "Events delivered without being stored: the writer was over --store-queue behind, or a commit failed."),
+		storeShed:      d("store_shed_total", "Events dropped because the writer was twice --store-queue behind."),
+		storeErrors:    d("store_commit_errors_total", "Failed commits of the event log."),
+		storeBatches:   d("store_commits_total", "Commits of the event log (one per batch)."),
+		storeCommit:    d("store_last_commit_seconds", "Duration of the last commit."),
+		storeBehind:    d("store_behind", "1 while the writer is over --store-queue behind."),
 	}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }
@@ -52,7 +65,8 @@ func newRegistry(rooms *room.Manager, h *hub.Hub) *prometheus.Registry {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.events, c.duplicates, c.streakTimeouts, c.reconnects, c.roomState,
 		c.signCalls, c.signLimited, c.signFailed, c.quotaLeft, c.clients, c.published, c.deliveries, c.slowCloses,
-		c.queuedBytes, c.queuedMs, c.undelivered} {
+		c.queuedBytes, c.queuedMs, c.undelivered, c.storePending, c.storeStored, c.storeUnstored, c.storeShed,
+		c.storeErrors, c.storeBatches, c.storeCommit, c.storeBehind} {
 		ch <- d
 	}
 }
@@ -91,4 +105,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.undelivered, float64(hs.Dropped))
 	gauge(c.queuedBytes, float64(hs.QueuedBytes))
 	gauge(c.queuedMs, float64(hs.QueuedMessages))
+	if c.store != nil {
+		ss := c.store.Stats()
+		gauge(c.storePending, float64(ss.Pending))
+		counter(c.storeStored, float64(ss.Stored))
+		counter(c.storeUnstored, float64(ss.Unstored))
+		counter(c.storeShed, float64(ss.Shed))
+		counter(c.storeErrors, float64(ss.Errors))
+		counter(c.storeBatches, float64(ss.Batches))
+		gauge(c.storeCommit, ss.LastCommit.Seconds())
+		behind := 0.0
+		if ss.Behind {
+			behind = 1
+		}
+		gauge(c.storeBehind, behind)
+	}
 }

@@ -5,16 +5,24 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
 )
 
 //go:embed openapi.json
 var openapiDoc []byte
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	var st *store.Stats
+	if s.cfg.Store != nil {
+		x := s.cfg.Store.Stats()
+		st = &x
+	}
 	writeJSON(w, http.StatusOK, struct {
-		Status  string `json:"status"`
-		Version string `json:"version"`
-	}{"ok", s.cfg.Version})
+		Status  string       `json:"status"`
+		Version string       `json:"version"`
+		Store   *store.Stats `json:"store"`
+	}{"ok", s.cfg.Version, st})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -104,7 +104,7 @@ func New(cfg Config) *Server {
 		cfg.SSEPing = DefaultSSEPing
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now()}
-	s.registry = newRegistry(cfg.Rooms, cfg.Hub)
+	s.registry = newRegistry(cfg.Rooms, cfg.Hub, cfg.Store)
 	s.routes = []Route{
 		// The original server's routes.
 		{"GET", "/health", s.health},

@@ -216,10 +216,12 @@ func (m *Manager) Status(username string) (Status, bool) {
 // status is e's status. m.mu must not be held; e.reason is read under it, as stopLocked writes it
 // while other goroutines (HTTP handlers) ask for statuses.
 func (m *Manager) status(e *entry) Status {
-	st := e.sup.Status()
+	// Whether it stopped is read first: a supervisor that ends after this still has a status of its
+	// own, and one that ended before has its final one (with its stop reason) by now.
 	m.mu.Lock()
 	stopped, reason := e.stopped(), e.reason
 	m.mu.Unlock()
+	st := e.sup.Status()
 	if stopped {
 		st.State = StateStopped
 		if st.StopReason == "" {

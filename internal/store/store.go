@@ -69,20 +69,20 @@ type Options struct {
 
 // Stats are the writer's counters.
 type Stats struct {
-	Pending      int           `json:"pending"`      // events waiting for the writer now
-	MaxPending   int           `json:"maxPending"`   // the most that ever waited
-	Appended     uint64        `json:"appended"`     // events handed to the store
-	Stored       uint64        `json:"stored"`       // events committed
-	Unstored     uint64        `json:"unstored"`     // delivered without being stored (writer behind, or a failed commit)
-	Shed         uint64        `json:"shed"`         // dropped: the writer was far behind
-	Batches      uint64        `json:"batches"`      // commits
-	Errors       uint64        `json:"errors"`       // failed commits
-	Captured     uint64        `json:"captured"`     // raw messages recorded
-	LastCommit   time.Duration `json:"lastCommitNs"` // duration of the last commit
-	Behind       bool          `json:"behind"`       // over the queue limit now
-	Memory       bool          `json:"memory"`       // no data directory
-	Pruned       uint64        `json:"pruned"`       // events removed by retention or the memory bound
-	SchemaVesion int           `json:"schemaVersion"`
+	Pending       int           `json:"pending"`      // events waiting for the writer now
+	MaxPending    int           `json:"maxPending"`   // the most that ever waited
+	Appended      uint64        `json:"appended"`     // events handed to the store
+	Stored        uint64        `json:"stored"`       // events committed
+	Unstored      uint64        `json:"unstored"`     // delivered without being stored (writer behind, or a failed commit)
+	Shed          uint64        `json:"shed"`         // dropped: the writer was far behind
+	Batches       uint64        `json:"batches"`      // commits
+	Errors        uint64        `json:"errors"`       // failed commits
+	Captured      uint64        `json:"captured"`     // raw messages recorded
+	LastCommit    time.Duration `json:"lastCommitNs"` // duration of the last commit
+	Behind        bool          `json:"behind"`       // over the queue limit now
+	Memory        bool          `json:"memory"`       // no data directory
+	Pruned        uint64        `json:"pruned"`       // events removed by retention or the memory bound
+	SchemaVersion int           `json:"schemaVersion"`
 }
 
 // item is one queued append: an event (with its payload for Deliver) or a raw message.
@@ -300,7 +300,7 @@ func (s *Store) Stats() Stats {
 		Pending: pending, MaxPending: int(s.maxPending.Load()), Appended: s.appended.Load(), Stored: s.stored.Load(),
 		Unstored: s.unstored.Load(), Shed: s.shed.Load(), Batches: s.batches.Load(), Errors: s.errs.Load(),
 		Captured: s.captured.Load(), LastCommit: time.Duration(s.lastCommit.Load()), Behind: pending >= s.opts.QueueLimit,
-		Memory: s.memory, Pruned: s.pruned.Load(), SchemaVesion: SchemaVersion(),
+		Memory: s.memory, Pruned: s.pruned.Load(), SchemaVersion: SchemaVersion(),
 	}
 }
 
