@@ -109,7 +109,7 @@ func NewConnCap(total, perKey int) *ConnCap {
 	return &ConnCap{total: total, perKey: perKey, byKey: map[string]int{}}
 }
 
-// Acquire counts one connection for key. On success the caller must call release exactly once
+// Acquire counts one connection for key ("": no per-key bound, the total only). On success the caller must call release exactly once
 // when the connection ends (further calls do nothing). The errors wrap ErrTooManyTotal or
 // ErrTooManyPerKey.
 func (c *ConnCap) Acquire(key string) (release func(), err error) {
@@ -121,7 +121,7 @@ func (c *ConnCap) Acquire(key string) (release func(), err error) {
 	if c.total > 0 && c.open >= c.total {
 		return nil, fmt.Errorf("%w: %d open, the server's limit (hint: close idle clients or raise the limit)", ErrTooManyTotal, c.open)
 	}
-	if c.perKey > 0 && c.byKey[key] >= c.perKey {
+	if c.perKey > 0 && key != "" && c.byKey[key] >= c.perKey {
 		return nil, fmt.Errorf("%w: %d open, the per-client limit (hint: reuse one connection with a filter for several rooms)", ErrTooManyPerKey, c.byKey[key])
 	}
 	c.open++

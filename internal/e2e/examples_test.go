@@ -204,9 +204,10 @@ func TestExamples_Python(t *testing.T) {
 	runExample(t, quietServer(t), python, filepath.Join(moduleRoot(t), "examples", "python", "client.py"))
 }
 
-// examplesOrigin puts the examples folder and the server behind one origin, as a user who serves
-// the pages next to the API would: /examples/... are the files, everything else (REST and both
-// WebSockets) is proxied to s. It records the API requests the pages make.
+// examplesOrigin serves the examples folder at /examples/ and proxies everything else (REST and
+// both WebSockets) to s, so the pages and the API share the one origin the harness's browser may
+// reach. (Served from elsewhere the pages work too: WebSockets need no CORS, and the original
+// client's POST is sent in no-cors mode.) It records the API requests the pages make.
 type examplesOrigin struct {
 	*server
 	mu    sync.Mutex

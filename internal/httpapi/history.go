@@ -127,8 +127,13 @@ func (s *Server) sessionID(w http.ResponseWriter, r *http.Request) (int64, bool)
 		writeError(w, http.StatusBadRequest, "bad_session", "session ids are positive numbers, as listed by GET /v1/rooms/{username}/sessions")
 		return 0, false
 	}
-	if _, err := s.cfg.Store.Session(r.Context(), id); err != nil {
+	x, err := s.cfg.Store.Session(r.Context(), id)
+	if err != nil {
 		s.storeError(w, err)
+		return 0, false
+	}
+	if !grantOf(r).CanRead(x.Username) {
+		writeError(w, http.StatusForbidden, "forbidden", "this token is for another room")
 		return 0, false
 	}
 	return id, true

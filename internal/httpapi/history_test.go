@@ -298,6 +298,15 @@ func TestServer_History(t *testing.T) {
 		t.Fatalf("paged %v, want %v", paged, all)
 	}
 
+	// The writer's figures are in /healthz and /metrics.
+	_, _, b = s.get("/healthz")
+	var hz struct{ Store struct{ Stored, Pending int } }
+	json.Unmarshal(b, &hz)
+	_, _, m := s.get("/metrics")
+	if hz.Store.Stored < len(live) || !bytes.Contains(m, []byte("tiktok_live_store_stored_total ")) || !bytes.Contains(m, []byte("tiktok_live_store_behind 0")) {
+		t.Errorf("store figures missing: /healthz %s", b)
+	}
+
 	for _, bad := range []string{
 		"/v1/rooms/hosta/events?limit=0", "/v1/rooms/hosta/events?since=yesterday", "/v1/rooms/hosta/events?format=xml",
 		"/v1/rooms/hosta/events?cursor=-1", "/v1/rooms/hosta/events?epoch=zz", "/v1/rooms/hosta/leaderboard?by=coins",

@@ -72,12 +72,21 @@ func lastError(st room.Status) *errorInfo {
 // username reads and normalises the {username} path value ("@name" and profile URLs work); on a bad
 // one it answers 400 bad_username and returns false.
 func username(w http.ResponseWriter, r *http.Request) (string, bool) {
-	raw := r.PathValue("username")
-	name, err := webcast.NormalizeUsername(raw)
-	if err != nil || raw == "" {
+	name, err := parseUsername(r.PathValue("username"))
+	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_username",
-			"username is empty or not a TikTok username: use letters, digits, '_' and '.', e.g. @name")
+			"not a TikTok username: 2 to 24 letters, digits, '_' or '.', as name, @name or a profile URL")
 		return "", false
 	}
-	return room.Key(name), true
+	return name, true
+}
+
+// parseUsername applies TikTok's rules to a username from a path (name, @name or a profile URL)
+// and returns the room key.
+func parseUsername(raw string) (string, error) {
+	name, err := webcast.ParseUsername(raw)
+	if err != nil {
+		return "", err
+	}
+	return room.Key(name), nil
 }

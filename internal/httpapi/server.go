@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tiktok-live-server/tiktok-live-server/internal/auth"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
@@ -53,6 +54,8 @@ type Config struct {
 	Store *store.Store
 	// Demo marks a --demo server: simulate is allowed without the admin token.
 	Demo bool
+	// Security is access control and limits; the zero value leaves everything open.
+	Security Security
 }
 
 // Defaults.
@@ -70,6 +73,11 @@ type Server struct {
 	handler  http.Handler
 	routes   []Route
 	registry *prometheus.Registry
+
+	limiter *auth.Limiter
+	conns   *auth.ConnCap
+	origins []string
+	maxBody int64
 
 	shuttingDown atomic.Bool
 	shutdownOnce sync.Once
@@ -103,7 +111,18 @@ func New(cfg Config) *Server {
 	if cfg.SSEPing <= 0 {
 		cfg.SSEPing = DefaultSSEPing
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), maxBody: cfg.Security.MaxBodyBytes}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	sec := cfg.Security
+	if sec.RatePerSec > 0 {
+		s.limiter = auth.NewLimiter(sec.RatePerSec, max(sec.RateBurst, 1), maxLimiterKeys)
+	}
+	if sec.MaxStreams > 0 || sec.MaxStreamsPerIP > 0 {
+		s.conns = auth.NewConnCap(sec.MaxStreams, sec.MaxStreamsPerIP)
+	}
+	s.origins = append(append([]string(nil), DefaultAllowedOrigins...), sec.AllowedOrigins...)
 	s.registry = newRegistry(cfg.Rooms, cfg.Hub, cfg.Store)
 	s.routes = []Route{
 		// The original server's routes.
@@ -130,6 +149,7 @@ func New(cfg Config) *Server {
 		{"GET", "/v1/sessions/{id}/summary", s.needStore(s.sessionSummary)},
 		{"GET", "/v1/sessions/{id}/leaderboard", s.needStore(s.sessionLeaderboard)},
 		{"GET", "/v1/sessions/{id}/capture", s.needStore(s.sessionCapture)},
+		{"POST", "/v1/rooms/{username}/simulate", s.simulate},
 		// Operations.
 		{"GET", "/healthz", s.healthz},
 		{"GET", "/readyz", s.readyz},
@@ -167,7 +187,7 @@ func (s *Server) buildMux() http.Handler {
 			byPath[r.Pattern] = map[string]http.HandlerFunc{}
 			order = append(order, r.Pattern)
 		}
-		byPath[r.Pattern][r.Method] = r.handler
+		byPath[r.Pattern][r.Method] = s.guard(routeAccess(r.Method, r.Pattern), r.Pattern, r.handler)
 	}
 	for _, p := range order {
 		p := p
@@ -202,6 +222,9 @@ func (s *Server) buildMux() http.Handler {
 		writeError(w, http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cors(w, r) {
+			return
+		}
 		// The original accepted a trailing slash (/health/); so do we.
 		if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
 			r2 := r.Clone(r.Context())

@@ -27,6 +27,10 @@ func (s *Server) v1WebSocket(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_filter", err.Error())
 		return
 	}
+	if f.Rooms, err = scopeRooms(r, f.Rooms); err != nil {
+		writeError(w, http.StatusForbidden, "forbidden", err.Error())
+		return
+	}
 	points, err := parseResume(r.URL.Query(), "", f)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_resume", err.Error())
@@ -37,13 +41,24 @@ func (s *Server) v1WebSocket(w http.ResponseWriter, r *http.Request) {
 
 // subscribe registers a stream client with the hub, or answers 503 while shutting down (then sub
 // is nil). done unsubscribes and tells WaitStreams the handler has finished.
+// A room token's stream is narrowed to its room; the client's address must have a free slot.
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, transport string, f hub.Filter) (sub *hub.Subscription, done func()) {
+	rooms, err := scopeRooms(r, f.Rooms)
+	if err != nil {
+		writeError(w, http.StatusForbidden, "forbidden", err.Error())
+		return nil, nil
+	}
+	f.Rooms = rooms
 	if !s.shuttingDown.Load() {
-		s.streams.Add(1)
-		var err error
-		if sub, err = s.cfg.Hub.Subscribe(f, hub.ClientInfo{Transport: transport, Remote: r.RemoteAddr}); err == nil {
-			return sub, func() { sub.Close(); s.streams.Done() }
+		release, ok := s.acquireStream(w, r)
+		if !ok {
+			return nil, nil
 		}
+		s.streams.Add(1)
+		if sub, err = s.cfg.Hub.Subscribe(f, hub.ClientInfo{Transport: transport, Remote: r.RemoteAddr}); err == nil {
+			return sub, func() { sub.Close(); release(); s.streams.Done() }
+		}
+		release()
 		s.streams.Done()
 	}
 	writeError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
@@ -62,7 +77,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transpor
 	}
 	defer done()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		InsecureSkipVerify: true, // any Origin, as the original allowed; an allow-list comes with auth
+		InsecureSkipVerify: true, // the Origin was checked against the allow-list by guard
 	})
 	if err != nil {
 		return // Accept has answered the client
@@ -151,6 +166,10 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 	f, err := hub.ParseFilter(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_filter", err.Error())
+		return
+	}
+	if f.Rooms, err = scopeRooms(r, f.Rooms); err != nil {
+		writeError(w, http.StatusForbidden, "forbidden", err.Error())
 		return
 	}
 	points, err := parseResume(r.URL.Query(), r.Header.Get("Last-Event-ID"), f)

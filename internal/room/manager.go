@@ -304,6 +304,32 @@ func (m *Manager) Close() {
 	}
 }
 
+// Inject publishes a made-up event (the simulator) into the room's stream, creating the stream when
+// the room was never started, so overlay makers can test without a live room. The event is marked
+// simulated; it gets the stream's next seq like any other.
+func (m *Manager) Inject(username string, e event.Event) error {
+	key := Key(username)
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrShuttingDown
+	}
+	s, ok := m.streams[key]
+	if !ok {
+		s = stream.New(key, m.pub, m.streamOpts)
+		m.streams[key] = s
+	}
+	en := m.rooms[key]
+	m.mu.Unlock()
+	var roomID string
+	if en != nil {
+		roomID = en.sup.Status().RoomID
+	}
+	e.Username, e.RoomID, e.Simulated = key, roomID, true
+	s.Publish(e)
+	return nil
+}
+
 // Streams returns a snapshot of every room's stream (for metrics).
 func (m *Manager) Streams() []stream.Snapshot {
 	m.mu.Lock()
