@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tiktok-live-server/tiktok-live-server/internal/auth"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/httpapi"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
@@ -48,6 +49,15 @@ type serveFlags struct {
 	storeQueue      int
 	demo            bool
 	retentionDur    time.Duration
+	adminToken      string
+	readToken       string
+	tokenSecret     string
+	allowedOrigins  string
+	trustProxy      bool
+	rateLimit       float64
+	maxClients      int
+	maxClientsPerIP int
+	insecure        bool
 }
 
 func envInt(name string, def int) int {
@@ -84,12 +94,85 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.record, "record", envBool("RECORD"), "also keep the raw upstream messages of each session, exported as a capture the fake replays (env RECORD)")
 	fs.StringVar(&f.retention, "retention", envOr("RETENTION", ""), "prune sessions that ended longer ago than this, e.g. 30d or 12h; empty keeps everything (env RETENTION)")
 	fs.IntVar(&f.storeQueue, "store-queue", envInt("STORE_QUEUE", store.DefaultQueueLimit), "events that may wait for the disk before new ones are delivered without being stored (env STORE_QUEUE)")
+	fs.StringVar(&f.adminToken, "admin-token", os.Getenv("ADMIN_TOKEN"), "token for connect, disconnect, shutdown and simulate (Authorization: Bearer); required to listen beyond loopback (env ADMIN_TOKEN)")
+	fs.StringVar(&f.readToken, "read-token", os.Getenv("READ_TOKEN"), "if set, reading (status, streams, history) needs this token, the admin token or a room token (env READ_TOKEN)")
+	fs.StringVar(&f.tokenSecret, "token-secret", os.Getenv("TOKEN_SECRET"), "key of room tokens minted by `tiktok-live-server token`; setting it also makes reads need a token (env TOKEN_SECRET)")
+	fs.StringVar(&f.allowedOrigins, "allowed-origins", os.Getenv("ALLOWED_ORIGINS"), "browser origins, besides the server's own and local pages, allowed to open streams and call the API, comma separated; * allows all (env ALLOWED_ORIGINS)")
+	fs.BoolVar(&f.trustProxy, "trust-proxy", envBool("TRUST_PROXY"), "take the client address from X-Forwarded-For when the peer is a private address (behind a reverse proxy) (env TRUST_PROXY)")
+	fs.Float64Var(&f.rateLimit, "rate-limit", envFloat("RATE_LIMIT", 20), "API requests per second per client address (burst twice that; loopback exempt); 0 = unlimited (env RATE_LIMIT)")
+	fs.IntVar(&f.maxClients, "max-clients", envInt("MAX_CLIENTS", 20000), "WebSocket and SSE clients at once; 0 = unlimited (env MAX_CLIENTS)")
+	fs.IntVar(&f.maxClientsPerIP, "max-clients-per-ip", envInt("MAX_CLIENTS_PER_IP", 100), "WebSocket and SSE clients per client address (loopback exempt); 0 = unlimited (env MAX_CLIENTS_PER_IP)")
+	fs.BoolVar(&f.insecure, "insecure", envBool("INSECURE"), "allow listening beyond loopback without an admin token: anyone who reaches the port may connect rooms and shut the server down (env INSECURE)")
 	fs.BoolVar(&f.demo, "demo", envBool("DEMO"), "start a built-in fake TikTok with a busy demo room, connect it and print the dashboard URL (no network needed) (env DEMO)")
+}
+
+func envFloat(name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return v
+	}
+	return def
 }
 
 func envBool(name string) bool {
 	v, err := strconv.ParseBool(os.Getenv(name))
 	return err == nil && v
+}
+
+// minTokenLen is the shortest admin or read token accepted: long enough not to be guessed.
+const minTokenLen = 16
+
+// checkSecurity refuses settings that would expose the server: a non-loopback address without an
+// admin token (unless --insecure says so on purpose), short tokens, a short token secret.
+func (f *serveFlags) checkSecurity() error {
+	for _, t := range []struct{ name, v string }{{"--admin-token", f.adminToken}, {"--read-token", f.readToken}} {
+		if t.v != "" && len(t.v) < minTokenLen {
+			return fmt.Errorf("%s must be at least %d characters (try: openssl rand -hex 32)", t.name, minTokenLen)
+		}
+	}
+	if f.tokenSecret != "" {
+		if err := auth.CheckSecret([]byte(f.tokenSecret)); err != nil {
+			return fmt.Errorf("--token-secret: %w", err)
+		}
+	}
+	if f.rateLimit < 0 || f.maxClients < 0 || f.maxClientsPerIP < 0 {
+		return errors.New("--rate-limit, --max-clients and --max-clients-per-ip must not be negative (0 = unlimited)")
+	}
+	if f.adminToken == "" && !f.insecure && !loopbackHost(f.listen) {
+		return fmt.Errorf("refusing to listen on %s without an admin token: anyone who can reach the port could connect rooms, "+
+			"disconnect them and shut the server down. Set --admin-token (env ADMIN_TOKEN, e.g. $(openssl rand -hex 32)), "+
+			"or pass --insecure to accept that", f.listen)
+	}
+	return nil
+}
+
+// loopbackHost reports whether a listen address only accepts connections from this machine.
+func loopbackHost(h string) bool {
+	h = strings.Trim(h, "[]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (f *serveFlags) security() httpapi.Security {
+	var origins []string
+	for o := range strings.SplitSeq(f.allowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	sec := httpapi.Security{
+		AllowedOrigins: origins, TrustProxy: f.trustProxy, RatePerSec: f.rateLimit, RateBurst: int(2*f.rateLimit) + 1,
+		MaxStreams: f.maxClients, MaxStreamsPerIP: f.maxClientsPerIP,
+	}
+	if f.adminToken != "" || f.readToken != "" || f.tokenSecret != "" {
+		sec.Policy = &auth.Policy{AdminToken: f.adminToken, ReadToken: f.readToken, Open: f.adminToken == ""}
+		if f.tokenSecret != "" {
+			sec.Policy.TokenSecret = []byte(f.tokenSecret)
+		}
+	}
+	return sec
 }
 
 // parseRetention reads a retention period: a Go duration, or a whole number of days ("30d").
@@ -155,6 +238,9 @@ func runServe(ctx context.Context, args []string, sio IO) int {
 	if err == nil {
 		f.retentionDur, err = parseRetention(f.retention)
 	}
+	if err == nil {
+		err = f.checkSecurity()
+	}
 	if err != nil {
 		fmt.Fprintln(sio.Stderr, "tiktok-live-server:", err)
 		return 2
@@ -211,11 +297,12 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	}, f.maxRooms, h, stream.Options{DedupWindow: f.dedupWindow, StreakTimeout: f.streakTimeout, Logger: log, Log: st})
 	api := httpapi.New(httpapi.Config{
 		Rooms: rooms, Hub: h, Store: st, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, Version: Version(),
-		Web: web.Handler(), Demo: f.demo,
+		Web: web.Handler(), Demo: f.demo, Security: f.security(),
 	})
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    16 << 10,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -224,7 +311,8 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(sio.Stdout, "tiktok-live-server listening on %s\n", url)
 	log.Info("listening", "url", url, "version", Version(), "maxRooms", f.maxRooms, "signQuotaPerMin", f.signQuota, "signer", signer.String(),
-		"dataDir", f.dataDir, "record", f.record, "retention", f.retentionDur)
+		"dataDir", f.dataDir, "record", f.record, "retention", f.retentionDur,
+		"adminToken", f.adminToken != "", "readToken", f.readToken != "", "roomTokens", f.tokenSecret != "")
 	if demoRoom != "" {
 		if _, _, err := rooms.Start(demoRoom, room.StartOptions{}); err != nil {
 			log.Warn("demo: connect the demo room", "err", err)

@@ -147,12 +147,13 @@ func (s *Server) guard(a access, pattern string, h http.HandlerFunc) http.Handle
 			h(w, r)
 			return
 		}
-		g := sec.Policy.Access(auth.FromRequest(r), time.Now())
+		tok := auth.FromRequest(r)
+		g := sec.Policy.Access(tok, time.Now())
 		if a == accessAdmin && pattern == "/v1/rooms/{username}/simulate" && s.cfg.Demo {
 			g.Level = max(g.Level, auth.LevelAdmin) // the demo's simulator needs no token
 		}
 		switch {
-		case g.Level == auth.LevelNone:
+		case g.Level == auth.LevelNone, a == accessAdmin && g.Level != auth.LevelAdmin && tok == "":
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tiktok-live-server"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "a token is required: send Authorization: Bearer <token> (or X-Api-Key, or token= for browsers)")
 			return

@@ -46,6 +46,8 @@ type stackOptions struct {
 	streakTimeout time.Duration
 	dataDir       string // "" = the store in memory
 	record        bool
+	security      Security
+	demo          bool
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -69,7 +71,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	}, max(o.maxRooms, 1), h, stream.Options{StreakTimeout: o.streakTimeout, Log: st})
 	s := &stack{t: t, fake: fake, hub: h, rooms: rooms, store: st, shutdown: make(chan struct{})}
 	var once sync.Once
-	s.api = New(Config{Rooms: rooms, Hub: h, Store: st, Resolver: client, WriteTimeout: o.writeTimeout,
+	s.api = New(Config{Rooms: rooms, Hub: h, Store: st, Resolver: client, WriteTimeout: o.writeTimeout, Security: o.security, Demo: o.demo,
 		Shutdown: func() { once.Do(func() { close(s.shutdown) }) }})
 	s.srv = httptest.NewServer(s.api.Handler())
 	s.url = s.srv.URL
