@@ -3,13 +3,13 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/wsserver"
 )
 
 // Transports, as the hub counts them.
@@ -76,23 +76,41 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transpor
 		return
 	}
 	defer done()
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		InsecureSkipVerify: true, // the Origin was checked against the allow-list by guard
-	})
+	conn, err := wsserver.Upgrade(w, r)
 	if err != nil {
-		return // Accept has answered the client
+		var he *wsserver.HandshakeError
+		if errors.As(err, &he) {
+			writeError(w, http.StatusBadRequest, "bad_handshake", he.Error())
+		}
+		return
 	}
-	ctx := discardReads(conn)
+	// The reader answers pings and the close handshake; when it ends, so does the writer.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		defer cancel()
+		conn.ReadLoop(maxClientMessage)
+	}()
+	deadline := func() time.Time { return time.Now().Add(s.cfg.WriteTimeout) }
 	var replays map[string]replayed
+	var frames []byte
 	for _, p := range points {
 		d, err := s.replay(ctx, p, f, func(m *hub.Message) error {
-			wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
-			defer cancel()
-			return conn.Write(wctx, websocket.MessageText, m.JSON)
+			frames = wsserver.AppendText(frames, m.JSON)
+			if len(frames) < 64<<10 {
+				return nil
+			}
+			err := conn.WriteRaw(frames, deadline())
+			frames = frames[:0]
+			return err
 		})
+		if err == nil && len(frames) > 0 {
+			err = conn.WriteRaw(frames, deadline())
+		}
+		frames = nil
 		if err != nil {
 			s.log.Info("resume ended early", "remote", r.RemoteAddr, "room", p.room, "err", err)
-			conn.Close(websocket.StatusInternalError, "resume failed")
+			conn.Close(wsserver.StatusInternalError, "resume failed")
 			return
 		}
 		if d.upTo > 0 {
@@ -103,26 +121,30 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transpor
 		}
 	}
 	var batch []*hub.Message
+	var payloads [][]byte
 	for {
 		batch, err = sub.Next(ctx, batch[:0])
 		if len(batch) > 0 {
-			wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+			// The whole backlog goes out in one write: under load a client gets many events per
+			// system call, which is where fan-out spends its time.
+			payloads = payloads[:0]
 			for _, m := range batch {
-				if skipLive(replays, m) {
-					continue
-				}
-				if err := conn.Write(wctx, websocket.MessageText, m.JSON); err != nil {
-					cancel()
-					if errors.Is(wctx.Err(), context.DeadlineExceeded) {
-						sub.Fail(hub.ErrWriteTimeout)
-						s.log.Info("stream client too slow, closed", "transport", transport, "remote", r.RemoteAddr)
-					}
-					conn.CloseNow()
-					return
+				if !skipLive(replays, m) {
+					payloads = append(payloads, m.JSON)
 				}
 			}
-			cancel()
 			clear(batch)
+			werr := conn.WriteText(payloads, deadline())
+			clear(payloads)
+			if werr != nil {
+				var ne net.Error
+				if errors.As(werr, &ne) && ne.Timeout() {
+					sub.Fail(hub.ErrWriteTimeout)
+					s.log.Info("stream client too slow, closed", "transport", transport, "remote", r.RemoteAddr)
+				}
+				conn.CloseNow()
+				return
+			}
 		}
 		if err != nil {
 			var ce *hub.CloseError
@@ -130,7 +152,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transpor
 				if ce == hub.ErrSlowConsumer {
 					s.log.Info("stream client too slow, closed", "transport", transport, "remote", r.RemoteAddr)
 				}
-				conn.Close(websocket.StatusCode(ce.Code), ce.Reason)
+				conn.Close(ce.Code, ce.Reason)
 				return
 			}
 			conn.CloseNow()
@@ -139,25 +161,9 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transpor
 	}
 }
 
-// maxClientMessage bounds what a stream client may send us; we read and ignore it.
+// maxClientMessage bounds what a stream client may send us; we read and ignore it (the original
+// server ignored it too; some overlays send keep-alive text).
 const maxClientMessage = 64 << 10
-
-// discardReads reads and ignores what the client sends (the original server ignored it too; some
-// overlays send keep-alive text), which also answers pings and the close handshake. The returned
-// context ends when the client goes away or sends more than maxClientMessage at once.
-func discardReads(conn *websocket.Conn) context.Context {
-	conn.SetReadLimit(maxClientMessage)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		defer cancel()
-		for {
-			if _, _, err := conn.Read(ctx); err != nil {
-				return
-			}
-		}
-	}()
-	return ctx
-}
 
 // sse streams events as Server-Sent Events: "event: <type>", "id: <position>", "data: <event
 // JSON>". The id is the client's position in every room it has seen, room:seq:epoch joined by

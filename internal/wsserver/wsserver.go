@@ -1,0 +1,311 @@
+// Package wsserver is the server side of a WebSocket (RFC 6455) made for fan-out: many small text
+// messages to many clients. It writes a client's whole backlog as one writev (net.Buffers), with
+// no per-message allocation, flush or timer, and keeps nothing per connection but the socket, a
+// few bytes of frame header and the reader's state. It reads only to answer pings and the close
+// handshake; data frames from the client are read and dropped. No extensions (no compression):
+// the events are small and already shared by every client as the same bytes.
+package wsserver
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Close codes used here (RFC 6455 §7.4.1).
+const (
+	StatusNormal        = 1000
+	StatusGoingAway     = 1001
+	StatusProtocolError = 1002
+	StatusTooBig        = 1009
+	StatusInternalError = 1011
+)
+
+// ErrClosed is returned by writes after the connection closed.
+var ErrClosed = errors.New("wsserver: connection closed")
+
+// HandshakeError is a request that is not a valid WebSocket upgrade; Upgrade has not answered it.
+type HandshakeError struct{ Reason string }
+
+func (e *HandshakeError) Error() string { return "websocket handshake: " + e.Reason }
+
+// Conn is one server-side WebSocket connection. WriteText and Close may be called from one
+// goroutine while ReadLoop runs in another.
+type Conn struct {
+	nc net.Conn
+	rd io.Reader // bytes the HTTP server had buffered, then nc
+
+	wmu     sync.Mutex
+	hdrs    []byte      // frame headers of the batch being written
+	bufs    net.Buffers // the batch: header, payload, header, payload, ...
+	closing bool        // a close frame was sent
+
+	readDone chan struct{}
+	closeOne sync.Once
+}
+
+const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// Upgrade checks the handshake and, if valid, hijacks the connection and answers 101. On a
+// *HandshakeError nothing was written: the caller answers (400 with its own error format).
+func Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error) {
+	if r.Method != http.MethodGet {
+		return nil, &HandshakeError{"the method must be GET"}
+	}
+	if !headerHas(r.Header, "Connection", "upgrade") || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return nil, &HandshakeError{"Connection: Upgrade and Upgrade: websocket are required"}
+	}
+	if r.Header.Get("Sec-WebSocket-Version") != "13" {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		return nil, &HandshakeError{"only Sec-WebSocket-Version 13 is supported"}
+	}
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
+		return nil, &HandshakeError{"Sec-WebSocket-Key must be 16 bytes in base64"}
+	}
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, fmt.Errorf("websocket: hijack: %w", err)
+	}
+	sum := sha1.Sum([]byte(key + acceptGUID))
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"
+	nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(nc, resp); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("websocket: answer the handshake: %w", err)
+	}
+	nc.SetDeadline(time.Time{})
+	c := &Conn{nc: nc, rd: nc, readDone: make(chan struct{})}
+	// Keep what the HTTP server read ahead (a client may send right after its request), then let
+	// its buffers go: an idle connection should hold nothing it does not need.
+	if n := brw.Reader.Buffered(); n > 0 {
+		ahead := make([]byte, n)
+		io.ReadFull(brw.Reader, ahead)
+		c.rd = io.MultiReader(&byteReader{b: ahead}, nc)
+	}
+	return c, nil
+}
+
+type byteReader struct{ b []byte }
+
+func (r *byteReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// RemoteAddr is the client's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// appendHeader appends the header of an unmasked final frame of opcode with n payload bytes.
+func appendHeader(dst []byte, opcode byte, n int) []byte {
+	dst = append(dst, 0x80|opcode)
+	switch {
+	case n <= 125:
+		return append(dst, byte(n))
+	case n <= 0xFFFF:
+		return append(dst, 126, byte(n>>8), byte(n))
+	}
+	dst = append(dst, 127)
+	return binary.BigEndian.AppendUint64(dst, uint64(n))
+}
+
+// AppendText appends payload as one complete text frame to dst: for callers that build a batch of
+// frames themselves (a replay) and write it with WriteRaw.
+func AppendText(dst, payload []byte) []byte {
+	return append(appendHeader(dst, 0x1, len(payload)), payload...)
+}
+
+// WriteText writes each payload as one text message, all in one writev, by deadline. A timeout
+// leaves the connection unusable: close it.
+func (c *Conn) WriteText(payloads [][]byte, deadline time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing {
+		return ErrClosed
+	}
+	c.hdrs = c.hdrs[:0]
+	for _, p := range payloads {
+		c.hdrs = appendHeader(c.hdrs, 0x1, len(p))
+	}
+	// The headers live in one array, filled before any slice of it is taken, so appending cannot
+	// move them under the buffers.
+	bufs := c.bufs[:0]
+	off := 0
+	for _, p := range payloads {
+		n := 2
+		switch {
+		case len(p) > 0xFFFF:
+			n = 10
+		case len(p) > 125:
+			n = 4
+		}
+		bufs = append(bufs, c.hdrs[off:off+n], p)
+		off += n
+	}
+	c.bufs = bufs
+	c.nc.SetWriteDeadline(deadline)
+	_, err := bufs.WriteTo(c.nc) // consumes a copy of the slice header: c.bufs keeps the array
+	clear(c.bufs[:cap(c.bufs)])  // do not pin the messages until the next batch
+	return err
+}
+
+// WriteRaw writes bytes already framed (AppendText) by deadline.
+func (c *Conn) WriteRaw(frames []byte, deadline time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing {
+		return ErrClosed
+	}
+	c.nc.SetWriteDeadline(deadline)
+	_, err := c.nc.Write(frames)
+	return err
+}
+
+// writeControl writes a control frame (ping answer or close) under the write lock.
+func (c *Conn) writeControl(opcode byte, payload []byte, deadline time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing {
+		return ErrClosed
+	}
+	if opcode == 0x8 {
+		c.closing = true
+	}
+	frame := append(appendHeader(make([]byte, 0, 4+len(payload)), opcode, len(payload)), payload...)
+	c.nc.SetWriteDeadline(deadline)
+	_, err := c.nc.Write(frame)
+	return err
+}
+
+// closeTimeout bounds the wait for the client's answer to our close frame.
+const closeTimeout = 5 * time.Second
+
+// Close sends a close frame with code and reason, waits (up to 5 s) for the client to answer or
+// go, and closes the socket. Waiting lets the close frame arrive rather than be lost to a reset.
+func (c *Conn) Close(code int, reason string) error {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	p := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(reason)), uint16(code))
+	err := c.writeControl(0x8, append(p, reason...), time.Now().Add(closeTimeout))
+	if err == nil {
+		t := time.NewTimer(closeTimeout)
+		select {
+		case <-c.readDone:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	c.CloseNow()
+	return err
+}
+
+// CloseNow closes the socket without a handshake.
+func (c *Conn) CloseNow() {
+	c.closeOne.Do(func() { c.nc.Close() })
+}
+
+// ReadLoop reads the client's frames until the connection ends: it answers pings, answers a close
+// frame and returns, and drops data messages (a message over maxMessage bytes closes with 1009).
+// It returns nil after a close handshake, else why the connection ended. Call it once.
+func (c *Conn) ReadLoop(maxMessage int64) error {
+	defer close(c.readDone)
+	var hdr [14]byte
+	var ctl [125]byte
+	var msgLen int64
+	for {
+		if _, err := io.ReadFull(c.rd, hdr[:2]); err != nil {
+			return err
+		}
+		fin, opcode := hdr[0]&0x80 != 0, hdr[0]&0x0F
+		masked, n := hdr[1]&0x80 != 0, int64(hdr[1]&0x7F)
+		if hdr[0]&0x70 != 0 || !masked {
+			c.fail(StatusProtocolError, "frames must be masked, without extensions")
+			return errors.New("websocket: protocol error")
+		}
+		switch n {
+		case 126:
+			if _, err := io.ReadFull(c.rd, hdr[2:4]); err != nil {
+				return err
+			}
+			n = int64(binary.BigEndian.Uint16(hdr[2:4]))
+		case 127:
+			if _, err := io.ReadFull(c.rd, hdr[2:10]); err != nil {
+				return err
+			}
+			n = int64(binary.BigEndian.Uint64(hdr[2:10]) & (1<<63 - 1))
+		}
+		var mask [4]byte
+		if _, err := io.ReadFull(c.rd, mask[:]); err != nil {
+			return err
+		}
+		if opcode >= 0x8 { // control: ping, pong, close
+			if n > 125 || !fin {
+				c.fail(StatusProtocolError, "bad control frame")
+				return errors.New("websocket: bad control frame")
+			}
+			p := ctl[:n]
+			if _, err := io.ReadFull(c.rd, p); err != nil {
+				return err
+			}
+			for i := range p {
+				p[i] ^= mask[i%4]
+			}
+			switch opcode {
+			case 0x9: // ping
+				if err := c.writeControl(0xA, p, time.Now().Add(closeTimeout)); err != nil && !errors.Is(err, ErrClosed) {
+					return err
+				}
+			case 0x8: // close: answer with the same code (if we have not sent ours), then end
+				code := StatusNormal
+				if len(p) >= 2 {
+					code = int(binary.BigEndian.Uint16(p))
+				}
+				c.writeControl(0x8, binary.BigEndian.AppendUint16(nil, uint16(code)), time.Now().Add(closeTimeout))
+				return nil
+			}
+			continue
+		}
+		msgLen += n
+		if msgLen > maxMessage {
+			c.fail(StatusTooBig, "message too big")
+			return errors.New("websocket: client message too big")
+		}
+		if fin {
+			msgLen = 0
+		}
+		if _, err := io.CopyN(io.Discard, c.rd, n); err != nil {
+			return err
+		}
+	}
+}
+
+// fail sends a close frame for a protocol problem; the caller's ReadLoop then ends.
+func (c *Conn) fail(code int, reason string) {
+	p := binary.BigEndian.AppendUint16(nil, uint16(code))
+	c.writeControl(0x8, append(p, reason...), time.Now().Add(time.Second))
+}
