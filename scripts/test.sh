@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh machine:
-#   installs what the tests need (Debian protobuf-compiler, the Node conformance client's npm packages),
+#   installs what the tests need (Debian protobuf-compiler and chromium, the Node conformance client's
+#   npm packages),
 #   checks gofmt, go vet and that the generated protobuf code matches webcast.proto,
 #   runs `go test -race ./...` (the Node conformance test is required here, not skipped),
 #   then runs every fuzz target briefly.
@@ -13,11 +14,14 @@ fuzztime=${FUZZTIME:-4s}
 say() { printf '\n== %s\n' "$*"; }
 
 if [ "${SKIP_INSTALL:-}" != 1 ]; then
-  if ! command -v protoc >/dev/null; then
-    say "installing protobuf-compiler (Debian)"
+  pkgs=()
+  command -v protoc >/dev/null || pkgs+=(protobuf-compiler)
+  command -v chromium >/dev/null || pkgs+=(chromium) # the dashboard, overlay and example tests (internal/e2e)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    say "installing ${pkgs[*]} (Debian)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq protobuf-compiler >/dev/null
+    apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
   fi
   conformance="$root/../shared/conformance/node-client/run.sh"
   if [ -x "$conformance" ] || [ -f "$conformance" ]; then
@@ -48,7 +52,9 @@ fi
 echo ok
 
 say "go test -race ./..."
-REQUIRE_CONFORMANCE=${REQUIRE_CONFORMANCE:-1} go test -race -count=1 -timeout 20m ./...
+# The Node conformance client and the browser suite are required here, not skipped.
+REQUIRE_CONFORMANCE=${REQUIRE_CONFORMANCE:-1} REQUIRE_BROWSER=${REQUIRE_BROWSER:-1} \
+  go test -race -count=1 -timeout 20m ./...
 
 if [ "$fuzztime" != 0 ]; then
   say "fuzz targets, $fuzztime each"
