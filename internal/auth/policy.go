@@ -77,8 +77,13 @@ func (p *Policy) Read(presented, room string, now time.Time) bool {
 // Access returns what presented grants at now. Every configured shared token is compared (no early
 // return on the first), so the time taken does not say which one matched.
 func (p *Policy) Access(presented string, now time.Time) Grant {
-	admin := p.Admin(presented)
+	// Only the admin token grants admin reads: Open opens the admin routes (Admin), not reading
+	// when a read token or room tokens are configured.
+	admin := p.AdminToken != "" && equal(presented, p.AdminToken)
 	read := p.ReadToken != "" && equal(presented, p.ReadToken)
+	if p.AdminToken == "" && p.Open && p.ReadOpen() {
+		admin = true
+	}
 	switch {
 	case admin:
 		return Grant{Level: LevelAdmin}

@@ -164,7 +164,7 @@ func (f *serveFlags) security() httpapi.Security {
 	}
 	sec := httpapi.Security{
 		AllowedOrigins: origins, TrustProxy: f.trustProxy, RatePerSec: f.rateLimit, RateBurst: int(2*f.rateLimit) + 1,
-		MaxStreams: f.maxClients, MaxStreamsPerIP: f.maxClientsPerIP,
+		MaxStreams: f.maxClients, MaxStreamsPerIP: f.maxClientsPerIP, Exposed: !loopbackHost(f.listen),
 	}
 	if f.adminToken != "" || f.readToken != "" || f.tokenSecret != "" {
 		sec.Policy = &auth.Policy{AdminToken: f.adminToken, ReadToken: f.readToken, Open: f.adminToken == ""}

@@ -33,6 +33,11 @@ type Security struct {
 	MaxStreams, MaxStreamsPerIP int
 	// MaxBodyBytes bounds a request body; 0 = DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Exposed says the server listens beyond loopback on purpose. Otherwise, while anyone may
+	// change things (no admin token), only requests naming this machine (localhost, 127.0.0.0/8,
+	// [::1]) or an allowed origin's host in Host are answered: a web page whose name is re-pointed
+	// at 127.0.0.1 (DNS rebinding) is its own "same origin" and must not drive the server.
+	Exposed bool
 }
 
 // Defaults of the limits.
@@ -132,6 +137,15 @@ func (s *Server) guard(a access, pattern string, h http.HandlerFunc) http.Handle
 				return
 			}
 		}
+		if !sec.Exposed && (sec.Policy == nil || sec.Policy.AdminToken == "") && !s.hostAllowed(r.Host) {
+			writeError(w, http.StatusForbidden, "host_not_allowed",
+				"this server answers only to localhost names (DNS rebinding protection); use http://127.0.0.1:PORT, or list the origin with --allowed-origins")
+			return
+		}
+		if r.ContentLength > s.maxBody {
+			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "the body is over "+strconv.FormatInt(s.maxBody, 10)+" bytes")
+			return
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 		}
@@ -149,15 +163,18 @@ func (s *Server) guard(a access, pattern string, h http.HandlerFunc) http.Handle
 		}
 		tok := auth.FromRequest(r)
 		g := sec.Policy.Access(tok, time.Now())
-		if a == accessAdmin && pattern == "/v1/rooms/{username}/simulate" && s.cfg.Demo {
-			g.Level = max(g.Level, auth.LevelAdmin) // the demo's simulator needs no token
+		if a == accessAdmin && (sec.Policy.Admin(tok) || pattern == "/v1/rooms/{username}/simulate" && s.cfg.Demo) {
+			// The admin routes may be open (no admin token on loopback), and the demo's simulator
+			// needs no token; reads still follow the read token.
+			h(w, r.WithContext(context.WithValue(r.Context(), grantKey{}, auth.Grant{Level: auth.LevelAdmin})))
+			return
 		}
 		switch {
-		case g.Level == auth.LevelNone, a == accessAdmin && g.Level != auth.LevelAdmin && tok == "":
+		case g.Level == auth.LevelNone, a == accessAdmin && tok == "":
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tiktok-live-server"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "a token is required: send Authorization: Bearer <token> (or X-Api-Key, or token= for browsers)")
 			return
-		case a == accessAdmin && g.Level != auth.LevelAdmin:
+		case a == accessAdmin:
 			writeError(w, http.StatusForbidden, "forbidden", "this needs the admin token")
 			return
 		}
@@ -173,6 +190,35 @@ func (s *Server) guard(a access, pattern string, h http.HandlerFunc) http.Handle
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), grantKey{}, g)))
 	}
+}
+
+// hostAllowed reports whether a Host header names this machine or an allowed origin's host.
+func (s *Server) hostAllowed(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.ToLower(strings.Trim(h, "[]"))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") || isLoopback(h) {
+		return true
+	}
+	for _, o := range s.origins {
+		if o == "*" {
+			return true
+		}
+		if _, rest, ok := strings.Cut(o, "://"); ok {
+			oh := rest
+			if x, _, err := net.SplitHostPort(strings.TrimSuffix(rest, ":*")); err == nil {
+				oh = x
+			} else {
+				oh = strings.TrimSuffix(rest, ":*")
+			}
+			if strings.EqualFold(strings.Trim(oh, "[]/"), h) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isUpgrade(r *http.Request) bool {

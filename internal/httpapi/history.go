@@ -177,6 +177,7 @@ func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, q store.Que
 		h.Set("X-Next-Cursor", c)
 		u := *r.URL
 		v := u.Query()
+		v.Del("token") // never echo a credential
 		v.Set("cursor", c)
 		u.RawQuery = v.Encode()
 		h.Set("Link", "<"+u.RequestURI()+`>; rel="next"`)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -223,6 +224,12 @@ func (s *Server) buildMux() http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cors(w, r) {
+			return
+		}
+		// "." and ".." segments are refused rather than redirected (ServeMux answers them with an
+		// HTML redirect): nothing here is a file tree.
+		if p := r.URL.Path; p != "/" && path.Clean(p) != strings.TrimSuffix(p, "/") {
+			writeError(w, http.StatusBadRequest, "bad_path", "the path has empty, \".\" or \"..\" segments")
 			return
 		}
 		// The original accepted a trailing slash (/health/); so do we.

@@ -41,8 +41,8 @@ func parseSimulate(b []byte) (simulateBody, error) {
 	if err := dec.Decode(&in); err != nil {
 		return in, fmt.Errorf("the body must be a JSON object like {\"type\":\"gift\",\"diamonds\":100,\"count\":3}: %v", err)
 	}
-	if dec.More() {
-		return in, errors.New("the body must be one JSON object")
+	if rest := bytes.TrimSpace(b[dec.InputOffset():]); len(rest) > 0 {
+		return in, errors.New("the body must be one JSON object, with nothing after it")
 	}
 	switch in.Type {
 	case "chat", "gift", "like", "follow", "share", "join", "subscribe":

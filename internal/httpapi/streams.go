@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
@@ -42,7 +43,8 @@ func (s *Server) v1WebSocket(w http.ResponseWriter, r *http.Request) {
 // subscribe registers a stream client with the hub, or answers 503 while shutting down (then sub
 // is nil). done unsubscribes and tells WaitStreams the handler has finished.
 // A room token's stream is narrowed to its room; the client's address must have a free slot.
-func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, transport string, f hub.Filter) (sub *hub.Subscription, done func()) {
+// With ready set, the subscriber is told of messages (hub.SubscribeFunc) rather than waiting.
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, transport string, f hub.Filter, ready func()) (sub *hub.Subscription, done func()) {
 	rooms, err := scopeRooms(r, f.Rooms)
 	if err != nil {
 		writeError(w, http.StatusForbidden, "forbidden", err.Error())
@@ -55,7 +57,13 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, transport str
 			return nil, nil
 		}
 		s.streams.Add(1)
-		if sub, err = s.cfg.Hub.Subscribe(f, hub.ClientInfo{Transport: transport, Remote: r.RemoteAddr}); err == nil {
+		info := hub.ClientInfo{Transport: transport, Remote: r.RemoteAddr}
+		if ready != nil {
+			sub, err = s.cfg.Hub.SubscribeFunc(f, info, ready)
+		} else {
+			sub, err = s.cfg.Hub.Subscribe(f, info)
+		}
+		if err == nil {
 			return sub, func() { sub.Close(); release(); s.streams.Done() }
 		}
 		release()
@@ -69,93 +77,139 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, transport str
 // in the hub; this loop writes whatever is queued, with a deadline per batch.
 // With resume points, each room's resume message and missed events go first.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transport string, f hub.Filter, points []resumePoint) {
+	c := &wsWriter{s: s, transport: transport, remote: r.RemoteAddr}
+	c.flushing.Store(true) // the replay writes first; the hub's wake-ups wait for it
 	// Subscribe before the handshake answer: once the client has its 101 it is counted (/health's
 	// wsClients) and gets every event published from then on.
-	sub, done := s.subscribe(w, r, transport, f)
+	sub, done := s.subscribe(w, r, transport, f, c.ready)
 	if sub == nil {
 		return
 	}
-	defer done()
 	conn, err := wsserver.Upgrade(w, r)
 	if err != nil {
+		done()
 		var he *wsserver.HandshakeError
 		if errors.As(err, &he) {
 			writeError(w, http.StatusBadRequest, "bad_handshake", he.Error())
 		}
 		return
 	}
-	// The reader answers pings and the close handshake; when it ends, so does the writer.
+	c.conn, c.sub, c.done = conn, sub, done
+	// The handler returns now, so the HTTP server's request, buffers and goroutine go. An idle
+	// client keeps one goroutine, its reader; a writer runs only while there is something to send.
+	go func() {
+		conn.ReadLoop(maxClientMessage)
+		sub.Close() // the client went away: the writer sees it and cleans up
+	}()
+	go c.start(f, points)
+}
+
+// wsWriter is one WebSocket client's writing side.
+type wsWriter struct {
+	s                 *Server
+	conn              *wsserver.Conn
+	sub               *hub.Subscription
+	done              func()
+	transport, remote string
+	replays           map[string]replayed
+	flushing          atomic.Bool // a writer goroutine runs (or the replay does)
+	batch             []*hub.Message
+	payloads          [][]byte
+}
+
+func (c *wsWriter) deadline() time.Time { return time.Now().Add(c.s.cfg.WriteTimeout) }
+
+// ready is the hub's wake-up: start a writer unless one runs. It never blocks the publisher.
+func (c *wsWriter) ready() {
+	if c.flushing.CompareAndSwap(false, true) {
+		go c.flush()
+	}
+}
+
+// start replays what the client missed, then writes what queued meanwhile.
+func (c *wsWriter) start(f hub.Filter, points []resumePoint) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		defer cancel()
-		conn.ReadLoop(maxClientMessage)
-	}()
-	deadline := func() time.Time { return time.Now().Add(s.cfg.WriteTimeout) }
-	var replays map[string]replayed
 	var frames []byte
 	for _, p := range points {
-		d, err := s.replay(ctx, p, f, func(m *hub.Message) error {
+		d, err := c.s.replay(ctx, p, f, func(m *hub.Message) error {
 			frames = wsserver.AppendText(frames, m.JSON)
 			if len(frames) < 64<<10 {
 				return nil
 			}
-			err := conn.WriteRaw(frames, deadline())
+			err := c.conn.WriteRaw(frames, c.deadline())
 			frames = frames[:0]
 			return err
 		})
 		if err == nil && len(frames) > 0 {
-			err = conn.WriteRaw(frames, deadline())
+			err = c.conn.WriteRaw(frames, c.deadline())
 		}
-		frames = nil
+		frames = frames[:0]
 		if err != nil {
-			s.log.Info("resume ended early", "remote", r.RemoteAddr, "room", p.room, "err", err)
-			conn.Close(wsserver.StatusInternalError, "resume failed")
+			c.s.log.Info("resume ended early", "remote", c.remote, "room", p.room, "err", err)
+			c.sub.Fail(hub.ErrUnsubscribed)
+			c.conn.Close(wsserver.StatusInternalError, "resume failed")
+			c.done()
 			return
 		}
 		if d.upTo > 0 {
-			if replays == nil {
-				replays = map[string]replayed{}
+			if c.replays == nil {
+				c.replays = map[string]replayed{}
 			}
-			replays[p.room] = d
+			c.replays[p.room] = d
 		}
 	}
-	var batch []*hub.Message
-	var payloads [][]byte
+	c.flush()
+}
+
+// flush writes everything queued, each backlog in one write (under load a client gets many events
+// per system call, which is where fan-out spends its time), until the queue is empty or the
+// subscription ends. Only one flush runs at a time (flushing).
+func (c *wsWriter) flush() {
 	for {
-		batch, err = sub.Next(ctx, batch[:0])
+		batch, err := c.sub.TryNext(c.batch[:0])
 		if len(batch) > 0 {
-			// The whole backlog goes out in one write: under load a client gets many events per
-			// system call, which is where fan-out spends its time.
-			payloads = payloads[:0]
+			c.payloads = c.payloads[:0]
 			for _, m := range batch {
-				if !skipLive(replays, m) {
-					payloads = append(payloads, m.JSON)
+				if !skipLive(c.replays, m) {
+					c.payloads = append(c.payloads, m.JSON)
 				}
 			}
 			clear(batch)
-			werr := conn.WriteText(payloads, deadline())
-			clear(payloads)
+			werr := c.conn.WriteText(c.payloads, c.deadline())
+			clear(c.payloads)
+			c.batch = batch[:0]
 			if werr != nil {
 				var ne net.Error
 				if errors.As(werr, &ne) && ne.Timeout() {
-					sub.Fail(hub.ErrWriteTimeout)
-					s.log.Info("stream client too slow, closed", "transport", transport, "remote", r.RemoteAddr)
+					c.sub.Fail(hub.ErrWriteTimeout)
+					c.s.log.Info("stream client too slow, closed", "transport", c.transport, "remote", c.remote)
+				} else {
+					c.sub.Close()
 				}
-				conn.CloseNow()
+				c.conn.CloseNow()
+				c.done()
 				return
 			}
+			continue
 		}
 		if err != nil {
 			var ce *hub.CloseError
-			if errors.As(err, &ce) {
+			if errors.As(err, &ce) && ce != hub.ErrUnsubscribed {
 				if ce == hub.ErrSlowConsumer {
-					s.log.Info("stream client too slow, closed", "transport", transport, "remote", r.RemoteAddr)
+					c.s.log.Info("stream client too slow, closed", "transport", c.transport, "remote", c.remote)
 				}
-				conn.Close(ce.Code, ce.Reason)
-				return
+				c.conn.Close(ce.Code, ce.Reason)
+			} else {
+				c.conn.CloseNow()
 			}
-			conn.CloseNow()
+			c.done()
+			return
+		}
+		// Idle: let the writer go. A message queued after TryNext saw flushing set and started
+		// nothing, so look once more before leaving.
+		c.flushing.Store(false)
+		if !c.sub.Pending() || !c.flushing.CompareAndSwap(false, true) {
 			return
 		}
 	}
@@ -183,7 +237,7 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_resume", err.Error())
 		return
 	}
-	sub, done := s.subscribe(w, r, transportSSE, f)
+	sub, done := s.subscribe(w, r, transportSSE, f, nil)
 	if sub == nil {
 		return
 	}

@@ -95,15 +95,29 @@ func New(opts Options) *Hub {
 	return h
 }
 
-// Subscribe adds a subscriber; returns ErrHubClosed after Close. The filter's maps are copied,
-// so the caller may reuse its own.
+// Subscribe adds a subscriber that waits for messages with Next; returns ErrHubClosed after
+// Close. The filter's maps are copied, so the caller may reuse its own.
 func (h *Hub) Subscribe(f Filter, info ClientInfo) (*Subscription, error) {
+	return h.subscribe(f, info, nil)
+}
+
+// SubscribeFunc adds a subscriber that is told instead of waiting: ready is called (from the
+// publisher's goroutine; it must not block) each time a message is queued or the subscription
+// ends, and the subscriber drains with TryNext. A client then needs no goroutine while idle.
+func (h *Hub) SubscribeFunc(f Filter, info ClientInfo, ready func()) (*Subscription, error) {
+	return h.subscribe(f, info, ready)
+}
+
+func (h *Hub) subscribe(f Filter, info ClientInfo, ready func()) (*Subscription, error) {
 	s := &Subscription{
 		hub:    h,
 		info:   info,
 		filter: f.clone(),
 		max:    h.maxQueueBytes,
-		wake:   make(chan struct{}, 1),
+		ready:  ready,
+	}
+	if ready == nil {
+		s.wake = make(chan struct{}, 1)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -256,6 +270,7 @@ type Subscription struct {
 	filter Filter
 	max    int
 	wake   chan struct{} // capacity 1: "the queue or the end reason changed"; sends never block
+	ready  func()        // instead of wake (SubscribeFunc)
 
 	mu    sync.Mutex
 	queue []*Message
@@ -299,6 +314,10 @@ func (s *Subscription) enqueue(m *Message) bool {
 }
 
 func (s *Subscription) signal() {
+	if s.ready != nil {
+		s.ready()
+		return
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default: // a wake-up is already pending; Next will see everything queued
@@ -389,6 +408,38 @@ func (s *Subscription) Next(ctx context.Context, dst []*Message) ([]*Message, er
 			return dst, ctx.Err()
 		}
 	}
+}
+
+// Pending reports whether TryNext has something to return: queued messages or the end.
+func (s *Subscription) Pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) > 0 || s.err != nil
+}
+
+// TryNext is Next without waiting: it returns what is queued (possibly nothing) and, once the
+// queue is empty and the subscription has ended, the end reason. For SubscribeFunc subscribers.
+func (s *Subscription) TryNext(dst []*Message) ([]*Message, error) {
+	s.mu.Lock()
+	if len(s.queue) > 0 {
+		q := s.queue
+		s.queue = s.spare
+		s.spare = nil
+		s.bytes = 0
+		s.mu.Unlock()
+		dst = append(dst, q...)
+		clear(q)
+		if cap(q) <= maxSpareCap || len(q) >= cap(q)/4 {
+			s.spare = q[:0]
+		}
+		return dst, nil
+	}
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		return dst, err
+	}
+	return dst, nil
 }
 
 // Fail ends the subscription with reason (e.g. ErrWriteTimeout, when the transport's write

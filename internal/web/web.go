@@ -8,9 +8,11 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -104,15 +106,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Referrer-Policy", "no-referrer")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		hdr.Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; allowed: GET, HEAD")
 		return
 	}
 	f, ok := h.files[r.URL.Path]
 	if !ok || f.ct == "" {
-		hdr.Set("Content-Type", "text/plain; charset=utf-8")
 		hdr.Set("Content-Security-Policy", csp)
-		w.WriteHeader(http.StatusNotFound)
-		w.Write([]byte("not found\n"))
+		jsonError(w, http.StatusNotFound, "not_found", "no page or asset at "+strconv.Quote(r.URL.Path))
 		return
 	}
 	hdr.Set("Content-Type", f.ct)
@@ -126,4 +126,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("ETag", f.etag)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
+}
+
+// jsonError answers in the server's error format ({success, code, error, message}), so every 4xx
+// of the server is JSON, pages included.
+func jsonError(w http.ResponseWriter, status int, code, msg string) {
+	b, _ := json.Marshal(map[string]any{"success": false, "code": code, "error": msg, "message": msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
 }
