@@ -274,4 +274,3 @@ func TestServe_NoSecretsInOutput(t *testing.T) {
 		}
 	}
 }
-

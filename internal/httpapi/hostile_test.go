@@ -405,7 +405,6 @@ func rawStatus(t *testing.T, base, request string) int {
 	return resp.StatusCode
 }
 
-
 // TestServer_HostileRequestsOpen: the default set-up (no token: loopback only, admin open) still
 // refuses what a hostile web page in the streamer's browser can send.
 func TestServer_HostileRequestsOpen(t *testing.T) {
