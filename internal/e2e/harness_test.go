@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -382,8 +381,6 @@ func jsString(s string) string {
 	sb.WriteByte('"')
 	return sb.String()
 }
-
-var errNoResume = errors.New("no resume support")
 
 // contiguous reports whether seqs run n, n+1, n+2, ... with no gap and no repeat.
 func contiguous(seqs []int) error {

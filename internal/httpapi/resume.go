@@ -49,7 +49,7 @@ func parseResume(q url.Values, lastEventID string, f hub.Filter) ([]resumePoint,
 			return nil, fmt.Errorf("since=<seq> needs epoch=<the 16 hex digits of the stream's epoch>, as in the events")
 		}
 		if len(f.Rooms) != 1 {
-			return nil, fmt.Errorf("since=<seq>&epoch= resumes one room: name it alone in rooms=, or use since=room:seq:epoch,...")
+			return nil, fmt.Errorf("since=<seq>&epoch= resumes one room: name it alone in rooms=, or use since=room:seq:epoch items")
 		}
 		var room string
 		for r := range f.Rooms {

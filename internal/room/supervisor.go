@@ -380,7 +380,7 @@ func Backoff(attempt int, base, cap time.Duration, randN func(int64) int64) time
 	if s := attempt - 1; base > 0 && base <= cap>>s {
 		bound = base << s
 	}
-	if bound >= math.MaxInt64 {
+	if bound == math.MaxInt64 {
 		bound = math.MaxInt64 - 1 // randN's argument must stay positive
 	}
 	return time.Duration(randN(int64(bound) + 1))
