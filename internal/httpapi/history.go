@@ -286,7 +286,6 @@ func (s *Server) roomSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	v := r.URL.Query()
 	var before int64
-	limit := 100
 	if b := v.Get("before"); b != "" {
 		n, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || n < 1 {
@@ -295,13 +294,9 @@ func (s *Server) roomSessions(w http.ResponseWriter, r *http.Request) {
 		}
 		before = n
 	}
-	if l := v.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "bad_query", "limit= wants a number from 1 to 1000")
-			return
-		}
-		limit = n
+	limit, ok := listLimit(w, v, 100)
+	if !ok {
+		return
 	}
 	list, err := s.cfg.Store.Sessions(r.Context(), name, before, limit)
 	if err != nil {
@@ -364,14 +359,9 @@ func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request, sc store.Sc
 		writeError(w, http.StatusBadRequest, "bad_query", fmt.Sprintf("by=%q: want diamonds (top gifters), likes (top likers) or chats (top chatters)", clip(by)))
 		return
 	}
-	limit := 10
-	if l := v.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "bad_query", "limit= wants a number from 1 to 1000")
-			return
-		}
-		limit = n
+	limit, ok := listLimit(w, v, 10)
+	if !ok {
+		return
 	}
 	list, err := s.cfg.Store.Leaderboard(r.Context(), sc, by, limit)
 	if err != nil {
@@ -379,6 +369,20 @@ func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request, sc store.Sc
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"by": by, "entries": list})
+}
+
+// listLimit reads limit= of a list (1 to 1000, def when absent), answering 400 when bad.
+func listLimit(w http.ResponseWriter, v url.Values, def int) (int, bool) {
+	l := v.Get("limit")
+	if l == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > 1000 {
+		writeError(w, http.StatusBadRequest, "bad_query", "limit= wants a number from 1 to 1000")
+		return 0, false
+	}
+	return n, true
 }
 
 // sessionCapture exports the raw messages of a recorded session as capture lines (NDJSON), the

@@ -382,24 +382,8 @@ func (s *Subscription) queued() (n, bytes int) {
 // Only one goroutine calls Next. Messages must not be modified by the caller.
 func (s *Subscription) Next(ctx context.Context, dst []*Message) ([]*Message, error) {
 	for {
-		s.mu.Lock()
-		if len(s.queue) > 0 {
-			// Swap buffers so the lock is held O(1) and Publish is never delayed by the copy.
-			q := s.queue
-			s.queue = s.spare
-			s.spare = nil
-			s.bytes = 0
-			s.mu.Unlock()
-			dst = append(dst, q...)
-			clear(q)
-			if cap(q) <= maxSpareCap || len(q) >= cap(q)/4 {
-				s.spare = q[:0]
-			}
-			return dst, nil
-		}
-		err := s.err
-		s.mu.Unlock()
-		if err != nil {
+		dst, got, err := s.take(dst)
+		if got || err != nil {
 			return dst, err
 		}
 		select {
@@ -420,8 +404,16 @@ func (s *Subscription) Pending() bool {
 // TryNext is Next without waiting: it returns what is queued (possibly nothing) and, once the
 // queue is empty and the subscription has ended, the end reason. For SubscribeFunc subscribers.
 func (s *Subscription) TryNext(dst []*Message) ([]*Message, error) {
+	dst, _, err := s.take(dst)
+	return dst, err
+}
+
+// take appends what is queued to dst (got reports whether there was any); with nothing queued it
+// returns the end reason, nil while live.
+func (s *Subscription) take(dst []*Message) (_ []*Message, got bool, _ error) {
 	s.mu.Lock()
 	if len(s.queue) > 0 {
+		// Swap buffers so the lock is held O(1) and Publish is never delayed by the copy.
 		q := s.queue
 		s.queue = s.spare
 		s.spare = nil
@@ -432,14 +424,14 @@ func (s *Subscription) TryNext(dst []*Message) ([]*Message, error) {
 		if cap(q) <= maxSpareCap || len(q) >= cap(q)/4 {
 			s.spare = q[:0]
 		}
-		return dst, nil
+		return dst, true, nil
 	}
 	err := s.err
 	s.mu.Unlock()
 	if err != nil {
-		return dst, err
+		return dst, false, err
 	}
-	return dst, nil
+	return dst, false, nil
 }
 
 // Fail ends the subscription with reason (e.g. ErrWriteTimeout, when the transport's write

@@ -612,3 +612,34 @@ func TestHub_concurrent(t *testing.T) {
 		t.Errorf("Count = %d after Close", h.Count(""))
 	}
 }
+
+// TestHub_SubscribeFunc: a told subscriber is called for every queued message and for its end,
+// and drains with TryNext without waiting.
+func TestHub_SubscribeFunc(t *testing.T) {
+	h := New(Options{MaxQueueBytes: 1 << 10})
+	var calls atomic.Int64
+	sub, err := h.SubscribeFunc(Filter{}, ClientInfo{Transport: "ws"}, func() { calls.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := sub.TryNext(nil); len(got) != 0 || err != nil || sub.Pending() {
+		t.Fatalf("empty: %v %v pending=%v", got, err, sub.Pending())
+	}
+	for i := 1; i <= 3; i++ {
+		h.Publish(msg("r", "chat", uint64(i), 0))
+	}
+	if calls.Load() != 3 || !sub.Pending() {
+		t.Fatalf("ready called %d times for 3 messages, pending=%v", calls.Load(), sub.Pending())
+	}
+	got, err := sub.TryNext(nil)
+	if len(got) != 3 || err != nil || got[2].Seq != 3 {
+		t.Fatalf("TryNext = %d messages, %v", len(got), err)
+	}
+	h.Close()
+	if calls.Load() != 4 {
+		t.Fatalf("ready not called for the end: %d calls", calls.Load())
+	}
+	if _, err := sub.TryNext(nil); !errors.Is(err, ErrShutdown) {
+		t.Fatalf("after Close: %v, want ErrShutdown", err)
+	}
+}
