@@ -16,7 +16,8 @@ say() { printf '\n== %s\n' "$*"; }
 if [ "${SKIP_INSTALL:-}" != 1 ]; then
   pkgs=()
   command -v protoc >/dev/null || pkgs+=(protobuf-compiler)
-  command -v chromium >/dev/null || pkgs+=(chromium) # the dashboard, overlay and example tests (internal/e2e)
+  # The dashboard, overlay and example tests (internal/e2e), with one font so pages render text.
+  command -v chromium >/dev/null || pkgs+=(chromium fonts-liberation)
   if [ ${#pkgs[@]} -gt 0 ]; then
     say "installing ${pkgs[*]} (Debian)"
     export DEBIAN_FRONTEND=noninteractive
