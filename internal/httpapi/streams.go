@@ -77,7 +77,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, transport str
 // in the hub; this loop writes whatever is queued, with a deadline per batch.
 // With resume points, each room's resume message and missed events go first.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transport string, f hub.Filter, points []resumePoint) {
-	c := &wsWriter{s: s, transport: transport, remote: r.RemoteAddr}
+	c := &wsWriter{s: s, transport: transport, remote: r.RemoteAddr, wake: make(chan struct{}, 1)}
 	c.flushing.Store(true) // the replay writes first; the hub's wake-ups wait for it
 	// Subscribe before the handshake answer: once the client has its 101 it is counted (/health's
 	// wsClients) and gets every event published from then on.
@@ -115,6 +115,8 @@ type wsWriter struct {
 	flushing          atomic.Bool // a writer goroutine runs (or the replay does)
 	batch             []*hub.Message
 	payloads          [][]byte
+	wake              chan struct{} // capacity 1: something was queued while the writer lingers
+	linger            *time.Timer
 }
 
 func (c *wsWriter) deadline() time.Time { return time.Now().Add(c.s.cfg.WriteTimeout) }
@@ -123,8 +125,19 @@ func (c *wsWriter) deadline() time.Time { return time.Now().Add(c.s.cfg.WriteTim
 func (c *wsWriter) ready() {
 	if c.flushing.CompareAndSwap(false, true) {
 		go c.flush()
+		return
+	}
+	select { // a lingering writer waits for this
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
+
+// writerLinger is how long a writer stays after its queue empties. A busy room wakes every client
+// many times a second; keeping the writer that long saves starting a goroutine per client per
+// event (the publisher's fan-out loop is then a channel send per client), while a quiet client
+// still ends up with no writer.
+const writerLinger = 250 * time.Millisecond
 
 // start replays what the client missed, then writes what queued meanwhile.
 func (c *wsWriter) start(f hub.Filter, points []resumePoint) {
@@ -206,8 +219,20 @@ func (c *wsWriter) flush() {
 			c.done()
 			return
 		}
-		// Idle: let the writer go. A message queued after TryNext saw flushing set and started
-		// nothing, so look once more before leaving.
+		// Nothing queued: wait a little for more, then let the writer go.
+		if c.linger == nil {
+			c.linger = time.NewTimer(writerLinger)
+		} else {
+			c.linger.Reset(writerLinger)
+		}
+		select {
+		case <-c.wake:
+			c.linger.Stop()
+			continue
+		case <-c.linger.C:
+		}
+		// A message queued after TryNext saw flushing set and started nothing, so look once more
+		// before leaving.
 		c.flushing.Store(false)
 		if !c.sub.Pending() || !c.flushing.CompareAndSwap(false, true) {
 			return

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -39,9 +40,14 @@ func DecodeFrame(b []byte) (*pb.PushFrame, error) {
 // DecodeFetchResult parses a "msg" payload, inflating it first when it is gzip (detected by its magic
 // bytes, as the JS client does, or by the compress_type header).
 func DecodeFetchResult(payload []byte) (*pb.FetchResult, error) {
-	raw, err := inflate(payload)
-	if err != nil {
-		return nil, err
+	raw := payload
+	if bytes.HasPrefix(payload, gzipMagic) {
+		buf := inflateBufs.Get().(*bytes.Buffer)
+		defer putInflateBuf(buf)
+		if err := inflate(buf, payload); err != nil {
+			return nil, err
+		}
+		raw = buf.Bytes() // Unmarshal copies what it keeps, so the buffer can go back after it
 	}
 	r := new(pb.FetchResult)
 	if err := proto.Unmarshal(raw, r); err != nil {
@@ -50,23 +56,40 @@ func DecodeFetchResult(payload []byte) (*pb.FetchResult, error) {
 	return r, nil
 }
 
-func inflate(payload []byte) ([]byte, error) {
-	if !bytes.HasPrefix(payload, gzipMagic) {
-		return payload, nil
+// Inflaters and their output buffers are reused: a gzip reader holds a 32 KiB window and more,
+// and every push frame of a busy room is gzip'd.
+var (
+	gzReaders   sync.Pool // *gzip.Reader
+	inflateBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+)
+
+func putInflateBuf(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 { // one huge frame must not pin its buffer for ever
+		b.Reset()
+		inflateBufs.Put(b)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(payload))
+}
+
+// inflate gunzips payload into buf, refusing output past MaxFrameBytes.
+func inflate(buf *bytes.Buffer, payload []byte) error {
+	var zr *gzip.Reader
+	var err error
+	if pooled, ok := gzReaders.Get().(*gzip.Reader); ok {
+		zr, err = pooled, pooled.Reset(bytes.NewReader(payload))
+	} else {
+		zr, err = gzip.NewReader(bytes.NewReader(payload))
+	}
 	if err != nil {
-		return nil, &Error{Kind: KindDecode, Op: "gunzip payload", Err: err}
+		return &Error{Kind: KindDecode, Op: "gunzip payload", Err: err}
 	}
-	defer zr.Close()
-	out, err := io.ReadAll(io.LimitReader(zr, MaxFrameBytes+1))
-	if err != nil {
-		return nil, &Error{Kind: KindDecode, Op: "gunzip payload", Err: err}
+	defer gzReaders.Put(zr)
+	if _, err := buf.ReadFrom(io.LimitReader(zr, MaxFrameBytes+1)); err != nil {
+		return &Error{Kind: KindDecode, Op: "gunzip payload", Err: err}
 	}
-	if len(out) > MaxFrameBytes {
-		return nil, &Error{Kind: KindDecode, Op: "gunzip payload", Err: fmt.Errorf("inflates past %d bytes", MaxFrameBytes)}
+	if buf.Len() > MaxFrameBytes {
+		return &Error{Kind: KindDecode, Op: "gunzip payload", Err: fmt.Errorf("inflates past %d bytes", MaxFrameBytes)}
 	}
-	return out, nil
+	return nil
 }
 
 // Messages turns the messages of a fetch result into Messages. history marks them all as history
@@ -88,11 +111,20 @@ func EncodeFrame(f *pb.PushFrame) []byte {
 // Gzip compresses b (the fake upstream and tests use it; the real TikTok gzips when compress=gzip).
 func Gzip(b []byte) []byte {
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw, ok := gzWriters.Get().(*gzip.Writer)
+	if ok {
+		zw.Reset(&buf)
+	} else {
+		zw = gzip.NewWriter(&buf)
+	}
 	_, _ = zw.Write(b)
 	_ = zw.Close()
+	gzWriters.Put(zw)
 	return buf.Bytes()
 }
+
+// gzWriters are reused: a gzip writer allocates its compressor's tables (hundreds of KiB).
+var gzWriters sync.Pool // *gzip.Writer
 
 // EncodeEnterRoom is the payload of an "im_enter_room" frame.
 func EncodeEnterRoom(roomID uint64) []byte {
