@@ -126,10 +126,18 @@ func (h *Hub) subscribe(f Filter, info ClientInfo, ready func()) (*Subscription,
 	}
 	h.nextID++
 	s.id = h.nextID
+	// Append in place when the array has room: publishers holding the old slice see only its
+	// length, and no element they can see ever changes (remove always copies). Growing by
+	// doubling keeps a burst of N subscribes at O(N) copying rather than O(N²).
 	old := *h.subs.Load()
-	list := make([]*Subscription, len(old), len(old)+1)
-	copy(list, old)
-	list = append(list, s)
+	var list []*Subscription
+	if len(old) < cap(old) {
+		list = append(old, s)
+	} else {
+		list = make([]*Subscription, len(old), max(2*len(old), 8))
+		copy(list, old)
+		list = append(list, s)
+	}
 	h.subs.Store(&list)
 	return s, nil
 }
