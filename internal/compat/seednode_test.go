@@ -1015,9 +1015,15 @@ func compareWS(t reporter, theirs, ours *transcript) {
 }
 
 // eventKey identifies an event across the two servers: type, username and (for lifecycle
-// events) reason or code, plus its occurrence among events with the same key.
+// events) reason or code, plus its occurrence among events with the same key. A TikTok event is
+// also keyed by its TikTok time (each injected message has its own), so the seed-node's
+// reordering of them (its library decodes asynchronously) does not pair the wrong ones.
 func eventKey(ev map[string]any) string {
 	data, _ := ev["data"].(map[string]any)
+	typ, _ := ev["type"].(string)
+	if !lifecycleTypes[typ] {
+		return fmt.Sprintf("%v|%v|%v", typ, ev["username"], data["timestamp"])
+	}
 	return fmt.Sprintf("%v|%v|%v|%v", ev["type"], ev["username"], data["reason"], data["code"])
 }
 
