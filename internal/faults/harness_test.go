@@ -26,13 +26,15 @@ import (
 const waitFor = 30 * time.Second
 
 // Settings small enough to keep the suite fast. The stream is steady (50 messages a second), so a
-// healthy socket is never silent for the stall timeout; the history batch (200 messages, 4 s of
-// traffic) covers the longest gap a fault here causes, so dedup has overlap to drop.
+// healthy socket is never silent for the stall timeout, even on a loaded CI machine under -race
+// (800 ms was not: a starved socket looked stalled and used up a fault meant for the next one);
+// the history batch (200 messages, 4 s of traffic) covers the longest gap a fault here causes,
+// so dedup has overlap to drop.
 var (
 	fakeStream = faketiktok.StreamConfig{Rate: 50, HistorySize: 200, Seed: 11}
 	roomConfig = room.Config{
 		BackoffBase: 10 * time.Millisecond, BackoffCap: 150 * time.Millisecond,
-		LivePoll: 50 * time.Millisecond, StallTimeout: 800 * time.Millisecond,
+		LivePoll: 50 * time.Millisecond, StallTimeout: 2 * time.Second,
 	}
 )
 
