@@ -23,6 +23,7 @@ import (
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/wsserver"
 )
 
 // Resolver answers GET /test: who the user is and whether they are live, without signing.
@@ -59,6 +60,10 @@ type Config struct {
 	Security Security
 }
 
+// pollInterval is how often the WebSocket clients' sides are read: a ping waits up to this for
+// its pong, a vanished client is noticed this late.
+const pollInterval = 250 * time.Millisecond
+
 // Defaults.
 const (
 	DefaultWriteTimeout = 10 * time.Second
@@ -77,6 +82,7 @@ type Server struct {
 
 	limiter *auth.Limiter
 	conns   *auth.ConnCap
+	poller  *wsserver.Poller // reads every WebSocket client's side
 	origins []string
 	maxBody int64
 
@@ -112,7 +118,8 @@ func New(cfg Config) *Server {
 	if cfg.SSEPing <= 0 {
 		cfg.SSEPing = DefaultSSEPing
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), maxBody: cfg.Security.MaxBodyBytes}
+	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), maxBody: cfg.Security.MaxBodyBytes,
+		poller: wsserver.NewPoller(pollInterval)}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}

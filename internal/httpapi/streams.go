@@ -95,12 +95,15 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, transpor
 		return
 	}
 	c.conn, c.sub, c.done = conn, sub, done
-	// The handler returns now, so the HTTP server's request, buffers and goroutine go. An idle
-	// client keeps one goroutine, its reader; a writer runs only while there is something to send.
-	go func() {
-		conn.ReadLoop(maxClientMessage)
-		sub.Close() // the client went away: the writer sees it and cleans up
-	}()
+	// The handler returns now, so the HTTP server's request, buffers and goroutine go. The
+	// client's side is read by the shared poller (pings, the close handshake, a client gone), and
+	// a writer runs only while there is something to send: an idle client has no goroutine.
+	if err := s.poller.Add(conn, maxClientMessage, sub.Close); err != nil {
+		go func() {
+			conn.ReadLoop(maxClientMessage)
+			sub.Close() // the client went away: the writer sees it and cleans up
+		}()
+	}
 	go c.start(f, points)
 }
 

@@ -41,7 +41,17 @@ func (e *HandshakeError) Error() string { return "websocket handshake: " + e.Rea
 // goroutine while ReadLoop runs in another.
 type Conn struct {
 	nc net.Conn
-	rd io.Reader // bytes the HTTP server had buffered, then nc
+
+	// The read side: an incremental frame parser fed by ReadLoop or by a Poller (one at a time;
+	// Close reads too, under rmu, while it waits for the client's close frame).
+	rmu        sync.Mutex
+	in         []byte // bytes received and not yet parsed (a partial frame), or read ahead by net/http
+	skip       int64  // bytes of the current data frame still to drop
+	msgLen     int64  // bytes of the current data message so far
+	maxMessage int64
+	ended      bool  // the read side is over
+	endErr     error // why (nil after a close handshake)
+	polled     bool  // a Poller reads this connection (no ReadLoop goroutine)
 
 	wmu     sync.Mutex
 	hdrs    []byte      // frame headers of the batch being written
@@ -84,26 +94,21 @@ func Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error) {
 		return nil, fmt.Errorf("websocket: answer the handshake: %w", err)
 	}
 	nc.SetDeadline(time.Time{})
-	c := &Conn{nc: nc, rd: nc, readDone: make(chan struct{})}
+	c := newConn(nc)
 	// Keep what the HTTP server read ahead (a client may send right after its request), then let
 	// its buffers go: an idle connection should hold nothing it does not need.
 	if n := brw.Reader.Buffered(); n > 0 {
-		ahead := make([]byte, n)
-		io.ReadFull(brw.Reader, ahead)
-		c.rd = io.MultiReader(&byteReader{b: ahead}, nc)
+		c.in = make([]byte, n)
+		io.ReadFull(brw.Reader, c.in)
 	}
 	return c, nil
 }
 
-type byteReader struct{ b []byte }
+// DefaultMaxMessage bounds a message from the client (which is read and dropped).
+const DefaultMaxMessage = 64 << 10
 
-func (r *byteReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
+func newConn(nc net.Conn) *Conn {
+	return &Conn{nc: nc, readDone: make(chan struct{}), maxMessage: DefaultMaxMessage}
 }
 
 func headerHas(h http.Header, name, token string) bool {
@@ -213,15 +218,37 @@ func (c *Conn) Close(code int, reason string) error {
 	p := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(reason)), uint16(code))
 	err := c.writeControl(0x8, append(p, reason...), time.Now().Add(closeTimeout))
 	if err == nil {
-		t := time.NewTimer(closeTimeout)
-		select {
-		case <-c.readDone:
-		case <-t.C:
+		if c.polled {
+			c.readUntilEnd(time.Now().Add(closeTimeout)) // no reader goroutine: wait by reading
+		} else {
+			t := time.NewTimer(closeTimeout)
+			select {
+			case <-c.readDone:
+			case <-t.C:
+			}
+			t.Stop()
 		}
-		t.Stop()
 	}
 	c.CloseNow()
 	return err
+}
+
+// readUntilEnd reads (blocking, until deadline) until the read side ends: after our close frame,
+// the client's answer or its going away.
+func (c *Conn) readUntilEnd(deadline time.Time) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.nc.SetReadDeadline(deadline)
+	var buf [512]byte
+	for !c.ended {
+		n, err := c.nc.Read(buf[:])
+		if n > 0 && c.consume(buf[:n]) {
+			break
+		}
+		if err != nil {
+			c.end(err)
+		}
+	}
 }
 
 // CloseNow closes the socket without a handshake.
@@ -230,78 +257,145 @@ func (c *Conn) CloseNow() {
 }
 
 // ReadLoop reads the client's frames until the connection ends: it answers pings, answers a close
-// frame and returns, and drops data messages (a message over maxMessage bytes closes with 1009).
-// It returns nil after a close handshake, else why the connection ended. Call it once.
+// frame and returns, and drops data messages (a message over the limit closes with 1009). It
+// returns nil after a close handshake, else why the connection ended. Call it once, and not for a
+// connection given to a Poller.
 func (c *Conn) ReadLoop(maxMessage int64) error {
-	defer close(c.readDone)
-	var hdr [14]byte
-	var ctl [125]byte
-	var msgLen int64
-	for {
-		if _, err := io.ReadFull(c.rd, hdr[:2]); err != nil {
-			return err
+	c.rmu.Lock()
+	c.maxMessage = maxMessage
+	done := c.consume(nil) // what net/http read ahead
+	c.rmu.Unlock()
+	var buf [512]byte
+	for !done {
+		n, err := c.nc.Read(buf[:])
+		c.rmu.Lock()
+		if n > 0 {
+			done = c.consume(buf[:n])
 		}
-		fin, opcode := hdr[0]&0x80 != 0, hdr[0]&0x0F
-		masked, n := hdr[1]&0x80 != 0, int64(hdr[1]&0x7F)
-		if hdr[0]&0x70 != 0 || !masked {
+		if !done && err != nil {
+			c.end(err)
+			done = true
+		}
+		c.rmu.Unlock()
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.endErr
+}
+
+var (
+	errProtocol = errors.New("websocket: protocol error")
+	errTooBig   = errors.New("websocket: client message too big")
+)
+
+// end marks the read side over (once), with why.
+func (c *Conn) end(err error) {
+	if c.ended {
+		return
+	}
+	c.ended, c.endErr = true, err
+	close(c.readDone)
+}
+
+// consume parses b after what is pending: it answers pings and the close handshake, drops data,
+// and keeps a partial frame for the next bytes. It reports whether the read side is over. Call
+// with rmu held.
+func (c *Conn) consume(b []byte) bool {
+	if c.ended {
+		return true
+	}
+	in := b
+	if len(c.in) > 0 {
+		in = append(c.in, b...)
+	}
+	for len(in) > 0 {
+		if c.skip > 0 {
+			k := min(c.skip, int64(len(in)))
+			in, c.skip = in[k:], c.skip-k
+			continue
+		}
+		if len(in) < 2 {
+			break
+		}
+		fin, opcode := in[0]&0x80 != 0, in[0]&0x0F
+		masked, n := in[1]&0x80 != 0, int64(in[1]&0x7F)
+		if in[0]&0x70 != 0 || !masked {
 			c.fail(StatusProtocolError, "frames must be masked, without extensions")
-			return errors.New("websocket: protocol error")
+			c.end(errProtocol)
+			return true
+		}
+		hl := 2
+		switch n {
+		case 126:
+			hl = 4
+		case 127:
+			hl = 10
+		}
+		if len(in) < hl+4 {
+			break
 		}
 		switch n {
 		case 126:
-			if _, err := io.ReadFull(c.rd, hdr[2:4]); err != nil {
-				return err
-			}
-			n = int64(binary.BigEndian.Uint16(hdr[2:4]))
+			n = int64(binary.BigEndian.Uint16(in[2:4]))
 		case 127:
-			if _, err := io.ReadFull(c.rd, hdr[2:10]); err != nil {
-				return err
-			}
-			n = int64(binary.BigEndian.Uint64(hdr[2:10]) & (1<<63 - 1))
+			n = int64(binary.BigEndian.Uint64(in[2:10]) & (1<<63 - 1))
 		}
-		var mask [4]byte
-		if _, err := io.ReadFull(c.rd, mask[:]); err != nil {
-			return err
-		}
-		if opcode >= 0x8 { // control: ping, pong, close
-			if n > 125 || !fin {
-				c.fail(StatusProtocolError, "bad control frame")
-				return errors.New("websocket: bad control frame")
+		mask := in[hl : hl+4]
+		if opcode < 0x8 { // data: counted, then dropped as it arrives
+			c.msgLen += n
+			if c.msgLen > c.maxMessage {
+				c.fail(StatusTooBig, "message too big")
+				c.end(errTooBig)
+				return true
 			}
-			p := ctl[:n]
-			if _, err := io.ReadFull(c.rd, p); err != nil {
-				return err
+			if fin {
+				c.msgLen = 0
 			}
-			for i := range p {
-				p[i] ^= mask[i%4]
-			}
-			switch opcode {
-			case 0x9: // ping
-				if err := c.writeControl(0xA, p, time.Now().Add(closeTimeout)); err != nil && !errors.Is(err, ErrClosed) {
-					return err
-				}
-			case 0x8: // close: answer with the same code (if we have not sent ours), then end
-				code := StatusNormal
-				if len(p) >= 2 {
-					code = int(binary.BigEndian.Uint16(p))
-				}
-				c.writeControl(0x8, binary.BigEndian.AppendUint16(nil, uint16(code)), time.Now().Add(closeTimeout))
-				return nil
-			}
+			in, c.skip = in[hl+4:], n
 			continue
 		}
-		msgLen += n
-		if msgLen > maxMessage {
-			c.fail(StatusTooBig, "message too big")
-			return errors.New("websocket: client message too big")
+		// Control: ping, pong or close, at most 125 bytes, never fragmented.
+		if n > 125 || !fin {
+			c.fail(StatusProtocolError, "bad control frame")
+			c.end(errProtocol)
+			return true
 		}
-		if fin {
-			msgLen = 0
+		if int64(len(in)) < int64(hl+4)+n {
+			break
 		}
-		if _, err := io.CopyN(io.Discard, c.rd, n); err != nil {
-			return err
+		var ctl [125]byte
+		p := ctl[:n]
+		copy(p, in[hl+4:])
+		for i := range p {
+			p[i] ^= mask[i%4]
+		}
+		in = in[int64(hl+4)+n:]
+		switch opcode {
+		case 0x9: // ping
+			if err := c.writeControl(0xA, p, time.Now().Add(closeTimeout)); err != nil && !errors.Is(err, ErrClosed) {
+				c.end(err)
+				return true
+			}
+		case 0x8: // close: answer with the same code (if we have not sent ours), then end
+			code := StatusNormal
+			if len(p) >= 2 {
+				code = int(binary.BigEndian.Uint16(p))
+			}
+			c.writeControl(0x8, binary.BigEndian.AppendUint16(nil, uint16(code)), time.Now().Add(closeTimeout))
+			c.end(nil)
+			return true
 		}
 	}
+	// Keep a partial frame, in a buffer of its own (b is the caller's).
+	if len(in) == 0 {
+		c.in = c.in[:0]
+		if cap(c.in) > 256 {
+			c.in = nil
+		}
+	} else {
+		c.in = append(c.in[:0:0], in...)
+	}
+	return false
 }
 
 // fail sends a close frame for a protocol problem; the caller's ReadLoop then ends.

@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/leakcheck"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 )
 
 // server runs Upgrade + ReadLoop per request and hands each Conn to the test.
@@ -230,21 +231,101 @@ func TestConn_ReadLoopProtocol(t *testing.T) {
 	}
 }
 
-// FuzzReadLoop feeds arbitrary client bytes to the frame reader: it must never panic or hang
-// past the input.
+// FuzzReadLoop feeds arbitrary client bytes to the frame parser, whole and then in small pieces
+// (as a socket delivers them): it must never panic, and the pieces must end the same way as the
+// whole.
 func FuzzReadLoop(f *testing.F) {
-	f.Add(frame(true, 0x1, []byte("hello"), false))
-	f.Add(frame(true, 0x9, []byte("ping"), false))
-	f.Add(frame(true, 0x8, []byte{0x03, 0xE8}, false))
-	f.Add(frame(false, 0x1, []byte("a"), false))
-	f.Add([]byte{0x81, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF})
-	f.Add([]byte{0x81, 0xFE})
-	f.Fuzz(func(t *testing.T, in []byte) {
-		server, client := net.Pipe()
-		c := &Conn{nc: server, rd: &byteReader{b: in}, readDone: make(chan struct{})}
-		go io.Copy(io.Discard, client) // whatever the reader answers
-		c.ReadLoop(1 << 10)
-		server.Close()
-		client.Close()
+	f.Add(frame(true, 0x1, []byte("hello"), false), uint8(3))
+	f.Add(frame(true, 0x9, []byte("ping"), false), uint8(1))
+	f.Add(frame(true, 0x8, []byte{0x03, 0xE8}, false), uint8(2))
+	f.Add(append(frame(false, 0x1, []byte("a"), false), frame(true, 0x0, []byte("b"), false)...), uint8(5))
+	f.Add([]byte{0x81, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, uint8(4))
+	f.Add([]byte{0x81, 0xFE}, uint8(1))
+	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
+		run := func(pieces [][]byte) (bool, error) {
+			server, client := net.Pipe()
+			defer client.Close()
+			defer server.Close()
+			go io.Copy(io.Discard, client) // whatever the parser answers
+			c := newConn(server)
+			c.maxMessage = 1 << 10
+			c.rmu.Lock()
+			defer c.rmu.Unlock()
+			for _, p := range pieces {
+				if c.consume(p) {
+					break
+				}
+			}
+			return c.ended, c.endErr
+		}
+		wholeEnded, wholeErr := run([][]byte{in})
+		var pieces [][]byte
+		n := int(step%16) + 1
+		for i := 0; i < len(in); i += n {
+			pieces = append(pieces, in[i:min(i+n, len(in))])
+		}
+		partEnded, partErr := run(pieces)
+		if wholeEnded != partEnded || !errors.Is(partErr, wholeErr) && partErr != wholeErr {
+			t.Fatalf("whole: %v %v; in pieces of %d: %v %v", wholeEnded, wholeErr, n, partEnded, partErr)
+		}
 	})
+}
+
+// TestPoller_Add: connections read by the poller (no goroutine each) answer pings, see the
+// client's close, do the server's close handshake, and the poller's goroutine ends with the last.
+func TestPoller_Add(t *testing.T) {
+	leakcheck.Check(t)
+	p := NewPoller(20 * time.Millisecond)
+	ended := make(chan *Conn, 4)
+	conns := make(chan *Conn, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		if err := p.Add(c, 1<<10, func() { ended <- c }); err != nil {
+			t.Error(err)
+		}
+		conns <- c
+	}))
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	// The client pings and closes.
+	a, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := <-conns
+	go a.Read(ctx) // coder's Ping needs a reader to see the pong
+	if err := a.Ping(ctx); err != nil {
+		t.Fatalf("ping through the poller: %v", err)
+	}
+	if err := ca.WriteText([][]byte{[]byte("x")}, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	a.Close(websocket.StatusNormalClosure, "bye")
+	if got := <-ended; got != ca {
+		t.Fatal("onEnd for another connection")
+	}
+	ca.CloseNow()
+
+	// The server closes: the client sees the code, the handshake completes without a reader.
+	b, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := <-conns
+	errc := make(chan error, 1)
+	go func() { _, _, err := b.Read(ctx); errc <- err }()
+	if err := cb.Close(StatusGoingAway, "server shutting down"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; websocket.CloseStatus(err) != StatusGoingAway {
+		t.Fatalf("client saw %v, want close 1001", err)
+	}
+	<-ended
+	testutil.Eventually(t, 5*time.Second, func() bool { return p.Len() == 0 }, "the poller still holds %d connections", p.Len())
 }
