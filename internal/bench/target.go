@@ -53,7 +53,7 @@ func startTarget(ctx context.Context, cfg *Config, fake *faketiktok.Server) (*ta
 	var (
 		tmp string
 		cmd *exec.Cmd
-		env = filterEnv(os.Environ(), "SIGN_API_URL", "SIGN_API_KEY", "TIKTOK_HOST_WEB", "TIKTOK_HOST_WEBCAST",
+		env = EnvWithout(os.Environ(), "SIGN_API_URL", "SIGN_API_KEY", "TIKTOK_HOST_WEB", "TIKTOK_HOST_WEBCAST",
 			"TIKTOK_WEB_URL", "TIKTOK_WEBCAST_URL", "HOST", "PORT", "LISTEN_ADDR", "DEDUP_MAX", "DISABLE_EULER_FALLBACKS")
 		ready   = cfg.StartTimeout
 		matchFn func(line string) (base, ingest string, ok bool)
@@ -227,8 +227,9 @@ func (t *target) wsClients(ctx context.Context) (int, error) {
 // hostPort is the server's host:port.
 func (t *target) hostPort() string { return strings.TrimPrefix(t.base, "http://") }
 
-// filterEnv drops the named variables from env.
-func filterEnv(env []string, drop ...string) []string {
+// EnvWithout returns env without the named variables (a child server must not inherit the
+// caller's upstream settings; the compat tests start the seed-node the same way).
+func EnvWithout(env []string, drop ...string) []string {
 	out := make([]string, 0, len(env))
 	for _, kv := range env {
 		name, _, _ := strings.Cut(kv, "=")

@@ -27,6 +27,7 @@ import (
 	"github.com/coder/websocket"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tiktok-live-server/tiktok-live-server/internal/bench"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/cli"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
@@ -130,7 +131,7 @@ var seedListening = regexp.MustCompile(`listening on port (\d+)`)
 func (s *seedTarget) start(t *testing.T, fake *faketiktok.Server) string {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), s.runSh, "0")
-	cmd.Env = append(filterEnv(os.Environ(), "SIGN_API_URL", "SIGN_API_KEY", "TIKTOK_HOST_WEB", "TIKTOK_HOST_WEBCAST",
+	cmd.Env = append(bench.EnvWithout(os.Environ(), "SIGN_API_URL", "SIGN_API_KEY", "TIKTOK_HOST_WEB", "TIKTOK_HOST_WEBCAST",
 		"DISABLE_EULER_FALLBACKS", "HOST", "PORT", "RETRY_MAX_ATTEMPTS", "RETRY_BASE_MS", "RETRY_MAX_MS", "DEDUP_MAX"),
 		"SIGN_API_URL="+fake.URLs().Sign,
 		"TIKTOK_HOST_WEB="+fake.HostPort(),
@@ -203,18 +204,6 @@ func (s *seedTarget) exitCode(t *testing.T) int {
 		t.Fatalf("seed-node: %v", s.waitErr)
 		return -1
 	}
-}
-
-// filterEnv drops the variables named in drop from env.
-func filterEnv(env []string, drop ...string) []string {
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		name, _, _ := strings.Cut(kv, "=")
-		if !slices.Contains(drop, name) {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 // goTarget runs our server in-process through cli.Run, as the binary would.
