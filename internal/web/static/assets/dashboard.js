@@ -5,7 +5,8 @@ import { EventStream } from './stream.js';
 import { h, clear, avatar, displayName, fmtInt, fmtTime, fmtDateTime, describeState } from './dom.js';
 import { describe, group, groups, giftText } from './describe.js';
 import { ViewerChart } from './chart.js';
-import { apiURL, normalizeRoom, roomParam } from './params.js';
+import { renderSummary, endText } from './summary.js';
+import { normalizeRoom, roomParam } from './params.js';
 
 const POLL_MS = 1500;
 const FEED_MAX = 400; // rows kept in the feed
@@ -411,10 +412,13 @@ setInterval(() => {
 
 // ---- past sessions ----
 
+let summaryAsked = 0; // the latest summary request: an older answer arriving late is dropped
+
 async function loadSessions() {
   const name = selected;
   clear(ui.sessions);
   ui.summary.hidden = true;
+  summaryAsked++;
   const res = await get(roomPath(name, '/sessions'));
   if (name !== selected) return;
   if (res.status === 404 || res.status === 405 || res.status === 0) {
@@ -431,39 +435,28 @@ async function loadSessions() {
     const id = String(s.id ?? s.sessionId ?? '');
     if (!id) continue;
     const when = fmtDateTime(s.startedAt || s.start || s.connectedAt);
-    const btn = h('button', { type: 'button', class: 'link', text: when || 'session ' + id });
-    btn.addEventListener('click', () => loadSummary(id));
-    const base = '/v1/sessions/' + encodeURIComponent(id) + '/events';
-    ui.sessions.append(
-      h('li', { dataset: { session: id } }, btn, ' ',
-        h('a', { href: apiURL(base, { format: 'csv' }), download: '', text: 'CSV' }), ' ',
-        h('a', { href: apiURL(base, { format: 'ndjson' }), download: '', text: 'NDJSON' })),
-    );
+    const li = h('li', { dataset: { session: id } },
+      h('button', { type: 'button', class: 'link', text: when || 'session ' + id }), ' ',
+      h('span', { class: 'muted', text: endText(s.endReason) }));
+    li.querySelector('button').addEventListener('click', () => loadSummary(id));
+    ui.sessions.append(li);
   }
 }
 
 async function loadSummary(id) {
-  const res = await get('/v1/sessions/' + encodeURIComponent(id) + '/summary');
-  clear(ui.summary);
+  const asked = ++summaryAsked;
+  for (const li of ui.sessions.children) li.classList.toggle('selected', li.dataset.session === id);
   ui.summary.hidden = false;
+  ui.summary.setAttribute('aria-busy', 'true');
+  const res = await get('/v1/sessions/' + encodeURIComponent(id) + '/summary');
+  if (asked !== summaryAsked) return;
+  clear(ui.summary);
+  ui.summary.removeAttribute('aria-busy');
   if (!res.ok || !res.body || typeof res.body !== 'object') {
     ui.summary.append(h('p', { class: 'muted', text: res.status === 404 ? 'No summary for this session.' : errorText(res) }));
     return;
   }
-  const dl = h('dl');
-  flatten(res.body, '', (k, v) => dl.append(h('dt', { text: k }), h('dd', { text: v })));
-  ui.summary.append(dl);
-}
-
-// flatten walks a summary object and emits "a.b: value" lines, bounded so a huge answer stays small.
-function flatten(v, prefix, out, depth = 0, count = { n: 0 }) {
-  if (count.n > 60) return;
-  if (v && typeof v === 'object' && depth < 3) {
-    for (const [k, x] of Object.entries(v)) flatten(x, prefix ? prefix + '.' + k : k, out, depth + 1, count);
-    return;
-  }
-  count.n++;
-  out(prefix, typeof v === 'object' ? JSON.stringify(v) : String(v));
+  ui.summary.append(renderSummary(id, res.body));
 }
 
 // ---- overlays ----
