@@ -142,14 +142,12 @@ func (s *Server) replay(ctx context.Context, p resumePoint, f hub.Filter, send f
 	if s.cfg.Store == nil {
 		msg.Data.Reason = "no_store"
 	} else {
-		var err error
-		if ok, last, err = s.cfg.Store.Resumable(ctx, p.room, p.epoch, p.since); err != nil {
-			return replayed{}, err
-		}
-		cur, _, err := s.cfg.Store.Position(ctx, p.room)
+		res, err := s.cfg.Store.Resumable(ctx, p.room, p.epoch, p.since)
 		if err != nil {
 			return replayed{}, err
 		}
+		ok, last = res.OK, res.Last
+		cur := res.Current
 		if cur != "" {
 			msg.Epoch = cur
 		}

@@ -178,36 +178,47 @@ func scanRow(rows *sql.Rows, r *Row) error {
 	return nil
 }
 
-// Resumable reports whether the room's log holds every event after seq since in epoch, and up to
-// which seq it holds them now. It is false when the epoch is not the room's current one, when
-// retention or the memory bound pruned events after since, or when some were delivered unstored.
-func (s *Store) Resumable(ctx context.Context, room, epoch string, since uint64) (ok bool, last uint64, err error) {
+// Resumption is what Resumable found.
+type Resumption struct {
+	OK      bool   // every event after since is in the log
+	Last    uint64 // the room's last seq now
+	Current string // the room's current epoch ("" for a room the log has not seen)
+}
+
+// Resumable reports whether the room's log holds every event after seq since in epoch, up to which
+// seq it holds them now, and the room's current epoch. It is not OK when the epoch is not the
+// room's current one, when retention or the memory bound pruned events after since, or when some
+// were delivered unstored.
+func (s *Store) Resumable(ctx context.Context, room, epoch string, since uint64) (Resumption, error) {
 	room = roomKey(room)
 	cur, lastSeq, err := s.Position(ctx, room)
 	if err != nil {
-		return false, 0, err
+		return Resumption{}, err
 	}
+	res := Resumption{Last: lastSeq, Current: cur}
 	if cur == "" || cur != epoch || since > lastSeq {
-		return false, lastSeq, nil
+		return res, nil
 	}
 	var gaps int
 	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM gaps WHERE username = ? AND epoch = ? AND to_seq > ?",
 		room, epoch, int64(since)).Scan(&gaps); err != nil {
-		return false, 0, fmt.Errorf("read gaps: %w", err)
+		return Resumption{}, fmt.Errorf("read gaps: %w", err)
 	}
 	if gaps > 0 {
-		return false, lastSeq, nil
+		return res, nil
 	}
 	var n int64
 	var hi sql.NullInt64
 	if err := s.r.QueryRowContext(ctx, "SELECT count(*), max(seq) FROM events WHERE username = ? AND epoch = ? AND seq > ?",
 		room, epoch, int64(since)).Scan(&n, &hi); err != nil {
-		return false, 0, fmt.Errorf("read events: %w", err)
+		return Resumption{}, fmt.Errorf("read events: %w", err)
 	}
 	if n == 0 {
-		return true, since, nil
+		res.OK, res.Last = true, since
+		return res, nil
 	}
-	return uint64(n) == uint64(hi.Int64)-since, uint64(hi.Int64), nil
+	res.OK, res.Last = uint64(n) == uint64(hi.Int64)-since, uint64(hi.Int64)
+	return res, nil
 }
 
 // Capture writes the raw messages recorded for a session, in the capture format the fake replays

@@ -44,10 +44,12 @@ func migrations() ([]migration, error) {
 }
 
 // SchemaVersion is the schema version this build writes.
-func SchemaVersion() int {
+func SchemaVersion() int { return schemaVersion }
+
+var schemaVersion = func() int {
 	m, _ := migrations()
 	return len(m)
-}
+}()
 
 // migrate brings the database to SchemaVersion, one transaction per step, recording the version
 // in PRAGMA user_version. A database from a newer build is refused rather than misread.

@@ -300,7 +300,7 @@ func (s *Store) Stats() Stats {
 		Pending: pending, MaxPending: int(s.maxPending.Load()), Appended: s.appended.Load(), Stored: s.stored.Load(),
 		Unstored: s.unstored.Load(), Shed: s.shed.Load(), Batches: s.batches.Load(), Errors: s.errs.Load(),
 		Captured: s.captured.Load(), LastCommit: time.Duration(s.lastCommit.Load()), Behind: pending >= s.opts.QueueLimit,
-		Memory: s.memory, Pruned: s.pruned.Load(), SchemaVersion: SchemaVersion(),
+		Memory: s.memory, Pruned: s.pruned.Load(), SchemaVersion: schemaVersion,
 	}
 }
 

@@ -333,19 +333,19 @@ func TestStore_Resumable(t *testing.T) {
 		{"another epoch", "0123456789abcdef", 4, false},
 	}
 	for _, tc := range tests {
-		ok, last, err := s.Resumable(ctx, "alice", tc.epoch, tc.since)
-		if err != nil || ok != tc.wantOK || last != 10 {
-			t.Errorf("%s: Resumable = %v, %d, %v; want %v, 10", tc.name, ok, last, err, tc.wantOK)
+		res, err := s.Resumable(ctx, "alice", tc.epoch, tc.since)
+		if err != nil || res.OK != tc.wantOK || res.Last != 10 || res.Current != f.epoch {
+			t.Errorf("%s: Resumable = %+v, %v; want OK %v, last 10, current %s", tc.name, res, err, tc.wantOK, f.epoch)
 		}
 	}
 	// Pruned history no longer reaches back.
 	if _, err := s.w.Exec("DELETE FROM events WHERE seq <= 3"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _, _ := s.Resumable(ctx, "alice", f.epoch, 1); ok {
+	if res, _ := s.Resumable(ctx, "alice", f.epoch, 1); res.OK {
 		t.Error("resume from 1 after seqs 1-3 were pruned: want false")
 	}
-	if ok, _, _ := s.Resumable(ctx, "alice", f.epoch, 3); !ok {
+	if res, _ := s.Resumable(ctx, "alice", f.epoch, 3); !res.OK {
 		t.Error("resume from 3 after seqs 1-3 were pruned: want true")
 	}
 }
@@ -395,7 +395,7 @@ func TestStore_WriterBehind(t *testing.T) {
 		t.Fatalf("after: %+v; want 10 stored, 10 unstored, 11 shed", st)
 	}
 	ctx := context.Background()
-	if ok, _, _ := s.Resumable(ctx, "alice", f.epoch, 5); ok {
+	if res, _ := s.Resumable(ctx, "alice", f.epoch, 5); res.OK {
 		t.Error("resume across unstored events: want recovered false")
 	}
 	if _, last, _ := s.Position(ctx, "alice"); last != 20 {
