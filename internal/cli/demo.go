@@ -28,7 +28,8 @@ func startDemo(ctx context.Context, log *slog.Logger) (up upstreamFlags, usernam
 			// EndAfter 0: the broadcast never ends by itself, so the demo runs until the server stops.
 			demoUser: {Kind: faketiktok.KindLive, Stream: faketiktok.StreamConfig{Rate: demoRate}},
 		},
-		Logger: log.With("component", "demo-fake-tiktok"),
+		Logger:     log.With("component", "demo-fake-tiktok"),
+		MaxEmitted: 1000, // the demo runs for days; nothing reads this log
 	})
 	if err != nil {
 		return upstreamFlags{}, "", nil, fmt.Errorf("demo: start the fake TikTok: %w", err)

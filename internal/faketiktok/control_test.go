@@ -2,6 +2,7 @@ package faketiktok
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
 )
 
 func TestServer_ControlUsers(t *testing.T) {
@@ -132,5 +135,25 @@ func TestServer_ControlBadInput(t *testing.T) {
 				t.Errorf("%d %v, want %d with code and message", r.status, m, tt.want)
 			}
 		})
+	}
+}
+
+// TestServer_MaxEmitted: a long-running fake (the demo) keeps only about the newest MaxEmitted
+// entries of its emitted log, the newest last.
+func TestServer_MaxEmitted(t *testing.T) {
+	for _, tc := range []struct{ max, inject, wantAtMost int }{{10, 100, 20}, {0, 100, 100}} {
+		s, err := Start(context.Background(), Options{MaxEmitted: tc.max, Default: StreamConfig{HistorySize: -1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last int64
+		for i := range tc.inject {
+			last = s.Inject("longrun", "WebcastChatMessage", &pb.ChatMessage{Comment: fmt.Sprint(i)})
+		}
+		got := s.Emitted("longrun")
+		if len(got) > tc.wantAtMost || len(got) < min(tc.max, tc.inject) || got[len(got)-1].MsgID != last {
+			t.Errorf("MaxEmitted %d: %d entries kept, last %d; want at most %d, ending with %d", tc.max, len(got), got[len(got)-1].MsgID, tc.wantAtMost, last)
+		}
+		s.Close()
 	}
 }

@@ -80,6 +80,9 @@ type Options struct {
 	Default StreamConfig // stream for users not in Users
 	APIKey  string       // if set, the sign routes answer 401 without X-Api-Key equal to it
 	Logger  *slog.Logger // nil = discard
+	// MaxEmitted bounds the log of emitted messages per room (Emitted) to about the newest this
+	// many, for a fake that runs for days (the demo); 0 keeps everything, as tests compare with it.
+	MaxEmitted int
 }
 
 // URLs are the base URLs a client is pointed at (all the same server).
@@ -97,12 +100,13 @@ type Emitted struct {
 
 // Server is a running fake. All methods are safe for concurrent use.
 type Server struct {
-	log      *slog.Logger
-	apiKey   string
-	dflt     StreamConfig
-	ln       net.Listener
-	http     *http.Server
-	hostPort string
+	log        *slog.Logger
+	apiKey     string
+	dflt       StreamConfig
+	maxEmitted int
+	ln         net.Listener
+	http       *http.Server
+	hostPort   string
 
 	ctx    context.Context // cancelled by Close: ends timelines and sockets
 	cancel context.CancelFunc
@@ -135,14 +139,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{
-		log:    log,
-		apiKey: o.APIKey,
-		dflt:   o.Default,
-		ln:     ln,
-		users:  make(map[string]UserConfig),
-		rooms:  make(map[string]*room),
-		byID:   make(map[int64]*room),
-		errc:   make(chan error, 1),
+		log:        log,
+		apiKey:     o.APIKey,
+		dflt:       o.Default,
+		maxEmitted: o.MaxEmitted,
+		ln:         ln,
+		users:      make(map[string]UserConfig),
+		rooms:      make(map[string]*room),
+		byID:       make(map[int64]*room),
+		errc:       make(chan error, 1),
 	}
 	for name, c := range o.Users {
 		s.users[name] = c

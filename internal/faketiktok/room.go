@@ -209,7 +209,7 @@ func (r *room) publishLocked(ms []message, kind pubKind) []int64 {
 		w := r.wireLocked(m)
 		batch = append(batch, w)
 		ids = append(ids, w.MsgId)
-		r.emitted = append(r.emitted, Emitted{MsgID: w.MsgId, Method: w.Method})
+		r.recordEmittedLocked(Emitted{MsgID: w.MsgId, Method: w.Method})
 	}
 	r.ring = append(r.ring, batch...)
 	if limit := max(ringMin, r.historySize()); len(r.ring) > 2*limit {
@@ -504,6 +504,14 @@ func (r *room) record() Record {
 		out.Sockets[i] = s.clone()
 	}
 	return out
+}
+
+// recordEmittedLocked logs a sent message, keeping about the newest Options.MaxEmitted.
+func (r *room) recordEmittedLocked(e Emitted) {
+	r.emitted = append(r.emitted, e)
+	if m := r.s.maxEmitted; m > 0 && len(r.emitted) > 2*m {
+		r.emitted = append(r.emitted[:0], r.emitted[len(r.emitted)-m:]...)
+	}
 }
 
 func (r *room) emittedCopy() []Emitted {

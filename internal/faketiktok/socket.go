@@ -458,7 +458,7 @@ func (ses *session) endStream(ctx context.Context, tips string) error {
 		r := ses.r
 		r.mu.Lock()
 		w = r.wireLocked(controlMessage(webcast.ControlEnded, tips))
-		r.emitted = append(r.emitted, Emitted{MsgID: w.MsgId, Method: w.Method})
+		r.recordEmittedLocked(Emitted{MsgID: w.MsgId, Method: w.Method})
 		r.mu.Unlock()
 	} else {
 		m := &pb.ControlMessage{Action: webcast.ControlEnded, Tips: tips}
