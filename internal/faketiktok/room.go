@@ -508,10 +508,18 @@ func (r *room) record() Record {
 
 // recordEmittedLocked logs a sent message, keeping about the newest Options.MaxEmitted.
 func (r *room) recordEmittedLocked(e Emitted) {
-	r.emitted = append(r.emitted, e)
-	if m := r.s.maxEmitted; m > 0 && len(r.emitted) > 2*m {
-		r.emitted = append(r.emitted[:0], r.emitted[len(r.emitted)-m:]...)
+	r.emitted = keepNewest(append(r.emitted, e), r.s.maxEmitted)
+}
+
+// keepNewest bounds a log to about its newest max entries (between max and 2·max, so trimming is
+// amortised); max 0 keeps everything.
+func keepNewest[T any](log []T, max int) []T {
+	if max > 0 && len(log) > 2*max {
+		n := copy(log, log[len(log)-max:])
+		clear(log[n:])
+		return log[:n]
 	}
+	return log
 }
 
 func (r *room) emittedCopy() []Emitted {

@@ -382,8 +382,9 @@ func (ses *session) sendMsgs(ctx context.Context, b *batch) error {
 	ses.sent += len(b.msgs)
 	if ses.r != nil {
 		ses.r.mu.Lock()
-		ses.rec.SentLogIDs = append(ses.rec.SentLogIDs, f.LogId)
-		ses.rec.SentInternalExt = append(ses.rec.SentInternalExt, ext)
+		m := ses.s.maxEmitted
+		ses.rec.SentLogIDs = keepNewest(append(ses.rec.SentLogIDs, f.LogId), m)
+		ses.rec.SentInternalExt = keepNewest(append(ses.rec.SentInternalExt, ext), m)
 		ses.r.mu.Unlock()
 	}
 	return nil
@@ -541,7 +542,7 @@ func (ses *session) recordFrame(f *pb.PushFrame) {
 		}
 		if r != nil {
 			r.mu.Lock()
-			ses.rec.Heartbeats = append(ses.rec.Heartbeats, Heartbeat{RoomID: hb.GetRoomId(), SeqID: hb.GetSendPacketSeqId(), At: time.Now()})
+			ses.rec.Heartbeats = keepNewest(append(ses.rec.Heartbeats, Heartbeat{RoomID: hb.GetRoomId(), SeqID: hb.GetSendPacketSeqId(), At: time.Now()}), ses.s.maxEmitted)
 			r.mu.Unlock()
 		}
 	case webcast.FrameEnterRoom:
@@ -558,7 +559,7 @@ func (ses *session) recordFrame(f *pb.PushFrame) {
 	case webcast.FrameAck:
 		if r != nil {
 			r.mu.Lock()
-			ses.rec.Acks = append(ses.rec.Acks, Ack{LogID: f.GetLogId(), InternalExt: string(f.GetPayload())})
+			ses.rec.Acks = keepNewest(append(ses.rec.Acks, Ack{LogID: f.GetLogId(), InternalExt: string(f.GetPayload())}), ses.s.maxEmitted)
 			r.mu.Unlock()
 		}
 	}
