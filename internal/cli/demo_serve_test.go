@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,16 +19,18 @@ import (
 var demoLine = regexp.MustCompile(`demo: open the dashboard at (http://\S+)`)
 
 // TestServe_Demo: `tiktok-live-server --demo` needs no upstream flags: it prints the dashboard URL,
-// serves the dashboard, and the demo room's events flow (and are stored) by themselves. The time
+// serves the dashboard, and the demo room's events flow (and are stored, in memory) by themselves. The time
 // to the first event is logged, not asserted (timing belongs in benchmarks).
 func TestServe_Demo(t *testing.T) {
 	leakcheck.Check(t)
+	dir := t.TempDir()
+	t.Chdir(dir) // where ./data would go
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr testutil.SyncBuffer
 	exit := make(chan int, 1)
 	start := time.Now()
 	go func() {
-		exit <- Run(ctx, []string{"--demo", "--listen", "127.0.0.1", "--data-dir", t.TempDir(), "--log-level", "warn", "0"},
+		exit <- Run(ctx, []string{"--demo", "--listen", "127.0.0.1", "--log-level", "warn", "0"},
 			strings.NewReader(""), &stdout, &stderr)
 	}()
 	defer func() {
@@ -66,6 +70,19 @@ func TestServe_Demo(t *testing.T) {
 		return bytes.Count(b, []byte("\n")) >= 10
 	}, "the demo room's events do not flow")
 	t.Logf("first demo event stored %v after start", first.Round(time.Millisecond))
+	// A demo keeps its history in memory: nothing on disk to fill when it is left running.
+	resp, err = http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hz, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(hz, []byte(`"memory":true`)) {
+		t.Errorf("demo store not in memory: %s", hz)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
+		t.Errorf("the demo made ./data: %v", err)
+	}
 	// The simulator is open in demo mode.
 	r, err := http.Post(base+"/v1/rooms/demo/simulate", "application/json", strings.NewReader(`{"type":"gift","diamonds":100}`))
 	if err != nil || r.StatusCode != http.StatusAccepted {

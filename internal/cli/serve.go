@@ -106,6 +106,13 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.demo, "demo", envBool("DEMO"), "start a built-in fake TikTok with a busy demo room, connect it and print the dashboard URL (no network needed) (env DEMO)")
 }
 
+// flagSet reports whether the command line set the named flag.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 func envFloat(name string, def float64) float64 {
 	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
 		return v
@@ -218,6 +225,9 @@ func runServe(ctx context.Context, args []string, sio IO) int {
 	}
 	if code, ok := parseFlags(fs, args, 1); !ok {
 		return code
+	}
+	if f.demo && !flagSet(fs, "data-dir") && os.Getenv("DATA_DIR") == "" {
+		f.dataDir = "" // a demo left running must not fill the disk: history in memory, bounded
 	}
 	port := envInt("PORT", DefaultPort)
 	if fs.NArg() == 1 {
