@@ -74,10 +74,8 @@ func routeAccess(method, pattern string) access {
 	switch {
 	case pattern == "/healthz" || pattern == "/readyz" || pattern == "/openapi.json":
 		return accessPublic
-	case pattern == "/" && method == http.MethodGet:
-		return accessRead // the WebSocket; the page itself is served before the check (root)
 	case method == http.MethodGet || method == http.MethodHead:
-		return accessRead
+		return accessRead // for "/", the WebSocket; guard lets the dashboard page itself through
 	}
 	return accessAdmin
 }

@@ -107,10 +107,11 @@ func (s *Server) roomEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) sessionEvents(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.sessionID(w, r)
+	x, ok := s.session(w, r)
 	if !ok {
 		return
 	}
+	id := x.ID
 	q, err := historyQuery(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_query", err.Error())
@@ -120,23 +121,24 @@ func (s *Server) sessionEvents(w http.ResponseWriter, r *http.Request) {
 	s.writeEvents(w, r, q, fmt.Sprintf("session-%d-events", id))
 }
 
-// sessionID reads {id} and checks that the session exists, answering 400 or 404 when not.
-func (s *Server) sessionID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+// session reads {id} and loads the session, checking that the request may read its room; it
+// answers 400, 403 or 404 and returns false when not.
+func (s *Server) session(w http.ResponseWriter, r *http.Request) (store.Session, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
 		writeError(w, http.StatusBadRequest, "bad_session", "session ids are positive numbers, as listed by GET /v1/rooms/{username}/sessions")
-		return 0, false
+		return store.Session{}, false
 	}
 	x, err := s.cfg.Store.Session(r.Context(), id)
 	if err != nil {
 		s.storeError(w, err)
-		return 0, false
+		return store.Session{}, false
 	}
 	if !grantOf(r).CanRead(x.Username) {
 		writeError(w, http.StatusForbidden, "forbidden", "this token is for another room")
-		return 0, false
+		return store.Session{}, false
 	}
-	return id, true
+	return x, true
 }
 
 func (s *Server) storeError(w http.ResponseWriter, err error) {
@@ -307,24 +309,19 @@ func (s *Server) roomSessions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.sessionID(w, r)
+	x, ok := s.session(w, r)
 	if !ok {
-		return
-	}
-	x, err := s.cfg.Store.Session(r.Context(), id)
-	if err != nil {
-		s.storeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, x)
 }
 
 func (s *Server) sessionSummary(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.sessionID(w, r)
+	x, ok := s.session(w, r)
 	if !ok {
 		return
 	}
-	sum, err := s.cfg.Store.Summary(r.Context(), id, time.Now())
+	sum, err := s.cfg.Store.Summary(r.Context(), x, time.Now())
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -341,11 +338,11 @@ func (s *Server) roomLeaderboard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) sessionLeaderboard(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.sessionID(w, r)
+	x, ok := s.session(w, r)
 	if !ok {
 		return
 	}
-	s.leaderboard(w, r, store.Scope{Session: id})
+	s.leaderboard(w, r, store.Scope{Session: x.ID})
 }
 
 // leaderboard answers ?by=diamonds|likes|chats&limit=N (default diamonds, 10).
@@ -388,10 +385,11 @@ func listLimit(w http.ResponseWriter, v url.Values, def int) (int, bool) {
 // sessionCapture exports the raw messages of a recorded session as capture lines (NDJSON), the
 // format `fake-tiktok --capture` replays back.
 func (s *Server) sessionCapture(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.sessionID(w, r)
+	x, ok := s.session(w, r)
 	if !ok {
 		return
 	}
+	id := x.ID
 	h := w.Header()
 	h.Set("Content-Type", "application/x-ndjson")
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="session-%d-capture.ndjson"`, id))

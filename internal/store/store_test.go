@@ -256,7 +256,7 @@ func TestStore_Summary(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatal(list, err)
 	}
-	sum, err := s.Summary(context.Background(), list[0].ID, time.Now())
+	sum, err := s.Summary(context.Background(), list[0], time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestStore_SimulatedLeftOutOfSummary(t *testing.T) {
 	s.Append(e, []byte(`{}`), uint64(2))
 	f.waitDelivered(2)
 	list, _ := s.Sessions(context.Background(), "alice", 0, 1)
-	sum, err := s.Summary(context.Background(), list[0].ID, time.Now())
+	sum, err := s.Summary(context.Background(), list[0], time.Now())
 	if err != nil || sum.Diamonds != 0 || len(sum.TopGifters) != 0 {
 		t.Fatalf("summary counts a simulated gift: %+v %v", sum, err)
 	}

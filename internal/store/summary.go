@@ -114,12 +114,9 @@ func (s *Store) Leaderboard(ctx context.Context, sc Scope, by string, limit int)
 	return out, rows.Err()
 }
 
-// Summary computes a session's figures from its stored events.
-func (s *Store) Summary(ctx context.Context, id int64, now time.Time) (Summary, error) {
-	sess, err := s.Session(ctx, id)
-	if err != nil {
-		return Summary{}, err
-	}
+// Summary computes a session's figures from its stored events (sess as Session returned it).
+func (s *Store) Summary(ctx context.Context, sess Session, now time.Time) (Summary, error) {
+	id := sess.ID
 	out := Summary{Session: sess, Gifts: []GiftFigure{}, EventCounts: map[string]int{}}
 	end := now
 	if sess.EndedAt != nil {
@@ -128,7 +125,7 @@ func (s *Store) Summary(ctx context.Context, id int64, now time.Time) (Summary, 
 	out.DurationMs = max(end.Sub(sess.StartedAt).Milliseconds(), 0)
 
 	var avg sql.NullFloat64
-	err = s.r.QueryRowContext(ctx, `SELECT
+	err := s.r.QueryRowContext(ctx, `SELECT
 		coalesce(max(viewers), 0), avg(viewers), count(viewers),
 		coalesce(sum(CASE WHEN type = 'like' THEN amount END), 0),
 		coalesce(sum(diamonds), 0),

@@ -153,23 +153,13 @@ func (c *Conn) WriteText(payloads [][]byte, deadline time.Time) error {
 		return ErrClosed
 	}
 	c.hdrs = c.hdrs[:0]
-	for _, p := range payloads {
-		c.hdrs = appendHeader(c.hdrs, 0x1, len(p))
-	}
-	// The headers live in one array, filled before any slice of it is taken, so appending cannot
-	// move them under the buffers.
 	bufs := c.bufs[:0]
-	off := 0
 	for _, p := range payloads {
-		n := 2
-		switch {
-		case len(p) > 0xFFFF:
-			n = 10
-		case len(p) > 125:
-			n = 4
-		}
-		bufs = append(bufs, c.hdrs[off:off+n], p)
-		off += n
+		// If appending moves the headers to a bigger array, the slices already taken keep the
+		// old one, whose bytes never change: every header stays valid until the write is done.
+		start := len(c.hdrs)
+		c.hdrs = appendHeader(c.hdrs, 0x1, len(p))
+		bufs = append(bufs, c.hdrs[start:], p)
 	}
 	c.bufs = bufs
 	c.nc.SetWriteDeadline(deadline)
