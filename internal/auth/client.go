@@ -107,7 +107,7 @@ func OriginAllowed(origin string, allow []string, host string) bool {
 	if !ok {
 		return false
 	}
-	if host != "" && strings.EqualFold(o.hostPort(), stripDefaultPort(host)) {
+	if host != "" && o.sameHost(host) {
 		return true
 	}
 	for _, a := range allow {
@@ -151,20 +151,54 @@ func parseOrigin(s string) (originParts, bool) {
 	if o.host == "" || (strings.Contains(u.Host, ":") && o.port == "" && !strings.HasSuffix(u.Host, "]")) {
 		return originParts{}, false // "http://host:" has an empty port
 	}
-	if (o.scheme == "http" && o.port == "80") || (o.scheme == "https" && o.port == "443") {
+	if !validHost(o.host, strings.HasPrefix(u.Host, "[")) {
+		return originParts{}, false
+	}
+	if o.port == defaultPort(o.scheme) {
 		o.port = ""
 	}
 	return o, true
 }
 
-// stripDefaultPort lower-cases a Host header and drops ":80" or ":443".
-func stripDefaultPort(host string) string {
-	host = strings.ToLower(host)
-	if h, p, err := net.SplitHostPort(host); err == nil && (p == "80" || p == "443") {
-		if strings.Contains(h, ":") {
-			return "[" + h + "]"
-		}
-		return h
+// validHost accepts what a browser can put in an Origin: an IP literal (in brackets for IPv6) or
+// a registered name of RFC 3986 characters. Anything else could not be the Host of a request,
+// and letting it through would make same-origin checks compare garbage.
+func validHost(h string, bracketed bool) bool {
+	if bracketed {
+		a, err := netip.ParseAddr(h)
+		return err == nil && a.Is6()
 	}
-	return host
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("-._~%!$&'()*+,;=", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// defaultPort is the port a scheme implies when an origin or URL names none ("" for schemes
+// without one).
+func defaultPort(scheme string) string {
+	switch scheme {
+	case "http", "ws":
+		return "80"
+	case "https", "wss":
+		return "443"
+	}
+	return ""
+}
+
+// sameHost reports whether a Host header names the origin's host and port. The Host carries no
+// scheme, so its port is compared under the origin's: "x:80" is "x" for http only, and for a
+// scheme without a default port an explicit port must match as written.
+func (o originParts) sameHost(host string) bool {
+	h, p, err := net.SplitHostPort(host)
+	if err != nil {
+		h, p = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ""
+	}
+	if p == defaultPort(o.scheme) {
+		p = ""
+	}
+	return strings.EqualFold(h, o.host) && p == o.port
 }

@@ -94,6 +94,12 @@ func TestOriginAllowed(t *testing.T) {
 		{"empty port", "http://localhost:", overlay, "localhost", false},
 		{"no scheme", "overlay.example.com", overlay, "overlay.example.com", false},
 		{"empty host header", "http://x", nil, "", false},
+		// The Host's port is read under the origin's scheme (found by FuzzOriginAllowed).
+		{"no default port for the scheme", "a://[::]:80", nil, "[::]:80", true},
+		{"no default port, bare host", "a://[::]:80", nil, "[::]", false},
+		{"https port on http", "http://x:443", nil, "x:443", true},
+		{"https port on http, bare host", "http://x:443", nil, "x", false},
+		{"http default port in Host for https", "https://x", nil, "x:80", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -43,6 +44,11 @@ const (
 type Grant struct {
 	Level Level
 	Room  string // for LevelRoom: the room the token is scoped to (lower-case)
+	// Rejected says why a presented token was not accepted (wrong, malformed, expired, or a room
+	// token where room tokens are off); "" when none was presented or it was accepted. It never
+	// holds the token. A request with a rejected token must fail even where reads are open: an
+	// overlay set up with an expired token should fail loudly, not work by accident.
+	Rejected string
 }
 
 // CanRead reports whether g allows reading room; "" stands for "every room" (an unfiltered
@@ -87,12 +93,21 @@ func (p *Policy) Access(presented string, now time.Time) Grant {
 	switch {
 	case admin:
 		return Grant{Level: LevelAdmin}
-	case read || p.ReadOpen():
+	case read:
 		return Grant{Level: LevelReadAll}
-	case len(p.TokenSecret) > 0 && strings.HasPrefix(presented, tokenVersion+"."):
-		if c, err := Verify(p.TokenSecret, presented, now); err == nil {
+	case presented != "" && strings.HasPrefix(presented, tokenVersion+"."):
+		c, err := Verify(p.TokenSecret, presented, now)
+		switch {
+		case err == nil:
 			return Grant{Level: LevelRoom, Room: c.Room}
+		case errors.Is(err, ErrNoSecret):
+			return Grant{Rejected: "room tokens are not enabled on this server (it has no --token-secret)"}
 		}
+		return Grant{Rejected: strings.TrimPrefix(err.Error(), "auth: ")}
+	case presented != "":
+		return Grant{Rejected: "it is neither this server's admin or read token nor a room token"}
+	case p.ReadOpen():
+		return Grant{Level: LevelReadAll}
 	}
 	return Grant{Level: LevelNone}
 }

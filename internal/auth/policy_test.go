@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,21 +71,47 @@ func TestPolicy_Read(t *testing.T) {
 }
 
 func TestPolicy_Access(t *testing.T) {
-	p := Policy{AdminToken: "adm", ReadToken: "rd", TokenSecret: secret}
+	full := Policy{AdminToken: "adm", ReadToken: "rd", TokenSecret: secret}
+	adminOnly := Policy{AdminToken: "adm"} // reads open
+	expired := Mint(secret, "Bob", -time.Hour, t0)
+	forged := Mint([]byte("another-secret-0123456789"), "bob", time.Hour, t0)
 	tests := []struct {
+		name      string
+		p         Policy
 		presented string
 		want      Grant
+		rejected  string // a word the rejection must say; "" = not rejected
 	}{
-		{"adm", Grant{Level: LevelAdmin}},
-		{"rd", Grant{Level: LevelReadAll}},
-		{Mint(secret, "Bob", time.Hour, t0), Grant{Level: LevelRoom, Room: "bob"}},
-		{"", Grant{}},
-		{"v1.garbage", Grant{}},
+		{"admin", full, "adm", Grant{Level: LevelAdmin}, ""},
+		{"read", full, "rd", Grant{Level: LevelReadAll}, ""},
+		{"room", full, Mint(secret, "Bob", time.Hour, t0), Grant{Level: LevelRoom, Room: "bob"}, ""},
+		{"none", full, "", Grant{}, ""},
+		{"malformed room token", full, "v1.garbage", Grant{}, "malformed"},
+		{"expired room token", full, expired, Grant{}, "expired"},
+		{"forged room token", full, forged, Grant{}, "signature"},
+		{"wrong shared token", full, "not-a-token", Grant{}, "neither"},
+		// Reads are open, but a presented token that is not accepted is not ignored.
+		{"open reads, nothing presented", adminOnly, "", Grant{Level: LevelReadAll}, ""},
+		{"open reads, wrong token", adminOnly, "not-a-token", Grant{}, "neither"},
+		{"open reads, room token without a secret", adminOnly, Mint(secret, "bob", time.Hour, t0), Grant{}, "not enabled"},
+		{"open reads, admin", adminOnly, "adm", Grant{Level: LevelAdmin}, ""},
 	}
 	for _, tt := range tests {
-		if got := p.Access(tt.presented, t0); got != tt.want {
-			t.Errorf("Access(%q) = %+v, want %+v", tt.presented, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.p.Access(tt.presented, t0)
+			if tt.rejected == "" {
+				if got != tt.want {
+					t.Errorf("Access(%q) = %+v, want %+v", tt.presented, got, tt.want)
+				}
+				return
+			}
+			if got.Level != LevelNone || !strings.Contains(got.Rejected, tt.rejected) {
+				t.Errorf("Access(%q) = %+v, want a rejection saying %q", tt.presented, got, tt.rejected)
+			}
+			if strings.Contains(got.Rejected, tt.presented) {
+				t.Errorf("the rejection %q holds the token", got.Rejected)
+			}
+		})
 	}
 }
 

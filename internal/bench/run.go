@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
@@ -168,6 +167,9 @@ type benchClient struct {
 // Run runs one bench: starts the fake TikTok (except for raw) and the target server, connects
 // the clients and the room, sends the events and measures. ctx cancels it.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := Supported(); err != nil {
+		return nil, err
+	}
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
@@ -592,23 +594,4 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// RaiseFileLimit lifts the soft open-file limit to the hard one, for this process and the
-// servers it starts (an explicit Setrlimit is what child processes inherit).
-func RaiseFileLimit(log *slog.Logger) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return
-	}
-	if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			log.Warn("could not raise the open-file limit; many clients may be refused", "err", err)
-		}
-	}
-	log.Debug("open-file limit", "soft", lim.Cur, "hard", lim.Max)
 }

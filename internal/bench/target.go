@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
@@ -103,7 +102,7 @@ func startTarget(ctx context.Context, cfg *Config, fake *faketiktok.Server) (*ta
 	t := &target{name: cfg.Target, cmd: cmd, tmp: tmp, done: make(chan struct{}), stderr: &tailBuffer{max: 16 << 10},
 		hc: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}}
 	cmd.Stderr = t.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // run.sh, npm and node go down together
+	ownGroup(cmd) // run.sh, npm and node go down together
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", cfg.Target, err)
@@ -157,15 +156,15 @@ func (t *target) pid() int { return t.cmd.Process.Pid }
 
 // stop sends SIGTERM to the process group, then SIGKILL if it is still there after 5 s.
 func (t *target) stop() {
-	pg := -t.cmd.Process.Pid
-	_ = syscall.Kill(pg, syscall.SIGTERM)
+	pid := t.cmd.Process.Pid
+	terminateGroup(pid)
 	select {
 	case <-t.done:
 	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(pg, syscall.SIGKILL)
+		killGroup(pid)
 		<-t.done
 	}
-	_ = syscall.Kill(pg, syscall.SIGKILL) // stragglers of the group (npm helpers)
+	killGroup(pid) // stragglers of the group (npm helpers)
 	t.hc.CloseIdleConnections()
 	if t.tmp != "" {
 		os.RemoveAll(t.tmp)

@@ -51,7 +51,7 @@ func runFakeTikTok(ctx context.Context, args []string, io IO) int {
 	fs := flag.NewFlagSet("fake-tiktok", flag.ContinueOnError)
 	fs.SetOutput(io.Stderr)
 	var (
-		listen   = fs.String("listen", "127.0.0.1:0", "address to listen on")
+		listen   = fs.String("listen", "127.0.0.1:0", "address to listen on: host, host:port or [ipv6]:port (no port, or 0: a free one)")
 		rate     = fs.Float64("rate", 5, "synthetic messages per second per room (0: only injected messages)")
 		history  = fs.Int("history", 10, "messages in the sign answer's first batch (-1: none)")
 		seed     = fs.Int64("seed", 0, "seed of the synthetic stream (0: the fixed default)")
@@ -90,6 +90,11 @@ func runFakeTikTok(ctx context.Context, args []string, io IO) int {
 		fmt.Fprintln(io.Stderr, "fake-tiktok: --end-after must be >= 0")
 		return 2
 	}
+	la, err := parseListen(*listen)
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "fake-tiktok: %v\n", err)
+		return 2
+	}
 	stream := faketiktok.StreamConfig{Rate: *rate, HistorySize: *history, Seed: *seed, Loop: *loop, EndAfter: *endAfter}
 	if *history == 0 {
 		stream.HistorySize = -1 // the flag's 0 means none; the config's 0 means the default
@@ -103,7 +108,7 @@ func runFakeTikTok(ctx context.Context, args []string, io IO) int {
 		stream.Capture = lines
 	}
 	log := slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: level}))
-	srv, err := faketiktok.Start(ctx, faketiktok.Options{Addr: *listen, Default: stream, APIKey: *apiKey, Logger: log})
+	srv, err := faketiktok.Start(ctx, faketiktok.Options{Addr: la.join(0), Default: stream, APIKey: *apiKey, Logger: log})
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "fake-tiktok: %v\n", err)
 		return 1

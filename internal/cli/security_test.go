@@ -22,12 +22,18 @@ func clearSecurityEnv(t *testing.T) {
 // itself (a refusal), not start.
 func runRefused(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return runRefusedExactly(t, append(args, "0")...)
+}
+
+// runRefusedExactly is runRefused without the port argument "0" added.
+func runRefusedExactly(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
 	var stdout, stderr testutil.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, append(append([]string{"--data-dir", t.TempDir(), "--log-level", "warn"}, args...), "0"), strings.NewReader(""), &stdout, &stderr)
+		done <- Run(ctx, append([]string{"--data-dir", t.TempDir(), "--log-level", "warn"}, args...), strings.NewReader(""), &stdout, &stderr)
 	}()
 	select {
 	case code := <-done:
@@ -44,11 +50,17 @@ func runRefused(t *testing.T, args ...string) (int, string, string) {
 // on loopback, then stops it and expects exit 0.
 func runStarts(t *testing.T, args ...string) string {
 	t.Helper()
+	return runStartsExactly(t, append(args, "0")...)
+}
+
+// runStartsExactly is runStarts without the port argument "0" added.
+func runStartsExactly(t *testing.T, args ...string) string {
+	t.Helper()
 	var stdout, stderr testutil.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, append(append([]string{"--data-dir", t.TempDir(), "--log-level", "warn"}, args...), "0"), strings.NewReader(""), &stdout, &stderr)
+		done <- Run(ctx, append([]string{"--data-dir", t.TempDir(), "--log-level", "warn"}, args...), strings.NewReader(""), &stdout, &stderr)
 	}()
 	defer func() {
 		cancel()
@@ -78,11 +90,14 @@ func runStarts(t *testing.T, args ...string) string {
 		t.Fatalf("%v: no listening line; stderr %s", args, stderr.String())
 	}
 	// Reach it on loopback whatever address it listens on.
-	_, port, err := net.SplitHostPort(strings.TrimPrefix(base, "http://"))
+	host, port, err := net.SplitHostPort(strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatalf("listening line %q: %v", base, err)
 	}
-	resp, err := http.Get("http://127.0.0.1:" + port + "/healthz")
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		host = "127.0.0.1" // every address, or a LAN one: loopback reaches it
+	}
+	resp, err := http.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
 	if err != nil {
 		t.Fatalf("%v: /healthz: %v", args, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/auth"
@@ -30,6 +31,7 @@ const DefaultPort = 3000
 type serveFlags struct {
 	up              upstreamFlags
 	listen          string
+	listenAt        listenAddr // --listen parsed, with the port resolved (resolveListen)
 	maxRooms        int
 	signQuota       int
 	backoffBase     time.Duration
@@ -48,6 +50,7 @@ type serveFlags struct {
 	retention       string
 	storeQueue      int
 	demo            bool
+	open            bool // open the dashboard in a browser once listening
 	retentionDur    time.Duration
 	adminToken      string
 	readToken       string
@@ -104,6 +107,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxClientsPerIP, "max-clients-per-ip", envInt("MAX_CLIENTS_PER_IP", 100), "WebSocket and SSE clients per client address (loopback exempt); 0 = unlimited (env MAX_CLIENTS_PER_IP)")
 	fs.BoolVar(&f.insecure, "insecure", envBool("INSECURE"), "allow listening beyond loopback without an admin token: anyone who reaches the port may connect rooms and shut the server down (env INSECURE)")
 	fs.BoolVar(&f.demo, "demo", envBool("DEMO"), "start a built-in fake TikTok with a busy demo room, connect it and print the dashboard URL (no network needed) (env DEMO)")
+	fs.BoolVar(&f.open, "open", envBool("OPEN_BROWSER"), "open the dashboard in the default browser once listening; --demo does so by itself when run from a terminal (--open=false stops it) (env OPEN_BROWSER)")
 }
 
 // flagSet reports whether the command line set the named flag.
@@ -144,22 +148,12 @@ func (f *serveFlags) checkSecurity() error {
 	if f.rateLimit < 0 || f.maxClients < 0 || f.maxClientsPerIP < 0 {
 		return errors.New("--rate-limit, --max-clients and --max-clients-per-ip must not be negative (0 = unlimited)")
 	}
-	if f.adminToken == "" && !f.insecure && !loopbackHost(f.listen) {
+	if f.adminToken == "" && !f.insecure && !loopbackHost(f.listenAt.host) {
 		return fmt.Errorf("refusing to listen on %s without an admin token: anyone who can reach the port could connect rooms, "+
 			"disconnect them and shut the server down. Set --admin-token (env ADMIN_TOKEN, e.g. $(openssl rand -hex 32)), "+
 			"or pass --insecure to accept that", f.listen)
 	}
 	return nil
-}
-
-// loopbackHost reports whether a listen address only accepts connections from this machine.
-func loopbackHost(h string) bool {
-	h = strings.Trim(h, "[]")
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (f *serveFlags) security() httpapi.Security {
@@ -171,7 +165,7 @@ func (f *serveFlags) security() httpapi.Security {
 	}
 	sec := httpapi.Security{
 		AllowedOrigins: origins, TrustProxy: f.trustProxy, RatePerSec: f.rateLimit, RateBurst: int(2*f.rateLimit) + 1,
-		MaxStreams: f.maxClients, MaxStreamsPerIP: f.maxClientsPerIP, Exposed: !loopbackHost(f.listen),
+		MaxStreams: f.maxClients, MaxStreamsPerIP: f.maxClientsPerIP, Exposed: !loopbackHost(f.listenAt.host),
 	}
 	if f.adminToken != "" || f.readToken != "" || f.tokenSecret != "" {
 		sec.Policy = &auth.Policy{AdminToken: f.adminToken, ReadToken: f.readToken, Open: f.adminToken == ""}
@@ -180,6 +174,38 @@ func (f *serveFlags) security() httpapi.Security {
 		}
 	}
 	return sec
+}
+
+// resolveListen parses --listen and settles the port: the argument (or PORT), else 3000, unless
+// --listen names one; a port given both ways is refused rather than one silently winning.
+func (f *serveFlags) resolveListen(args []string) (int, error) {
+	la, err := parseListen(f.listen)
+	if err != nil {
+		return 0, err
+	}
+	f.listenAt = la
+	port, from := DefaultPort, ""
+	if v := os.Getenv("PORT"); v != "" {
+		port, from = -1, "PORT="+v
+		if p, err := strconv.Atoi(v); err == nil && p >= 0 && p <= 65535 {
+			port = p
+		}
+	}
+	if len(args) == 1 {
+		port, from = -1, "the port argument "+args[0]
+		if p, err := strconv.Atoi(args[0]); err == nil && p >= 0 && p <= 65535 {
+			port = p
+		}
+	}
+	switch {
+	case la.hasPort && from != "":
+		return 0, fmt.Errorf("the port is given twice: --listen %s and %s; give it once", f.listen, from)
+	case port < 0:
+		return 0, fmt.Errorf("port must be a number from 0 to 65535, not %s", strings.TrimPrefix(strings.TrimPrefix(from, "the port argument "), "PORT="))
+	case la.hasPort:
+		port = la.port
+	}
+	return port, nil
 }
 
 // parseRetention reads a retention period: a Go duration, or a whole number of days ("30d").
@@ -226,17 +252,18 @@ func runServe(ctx context.Context, args []string, sio IO) int {
 	if code, ok := parseFlags(fs, args, 1); !ok {
 		return code
 	}
+	if f.demo && !flagSet(fs, "open") && os.Getenv("OPEN_BROWSER") == "" {
+		if out, ok := sio.Stdout.(*os.File); ok && interactive(out) {
+			f.open = true // someone is at the console: show them the demo
+		}
+	}
 	if f.demo && !flagSet(fs, "data-dir") && os.Getenv("DATA_DIR") == "" {
 		f.dataDir = "" // a demo left running must not fill the disk: history in memory, bounded
 	}
-	port := envInt("PORT", DefaultPort)
-	if fs.NArg() == 1 {
-		p, err := strconv.Atoi(fs.Arg(0))
-		if err != nil || p < 0 || p > 65535 {
-			fmt.Fprintf(sio.Stderr, "tiktok-live-server: port must be a number from 0 to 65535, not %q\n", fs.Arg(0))
-			return 2
-		}
-		port = p
+	port, err := f.resolveListen(fs.Args())
+	if err != nil {
+		fmt.Fprintln(sio.Stderr, "tiktok-live-server:", err)
+		return 2
 	}
 	log, err := f.logger(sio.Stderr)
 	if err == nil {
@@ -263,7 +290,7 @@ func runServe(ctx context.Context, args []string, sio IO) int {
 }
 
 func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logger) error {
-	addr := net.JoinHostPort(strings.Trim(f.listen, "[]"), strconv.Itoa(port))
+	addr := f.listenAt.join(port)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server using the port? pass another port as the argument)", addr, err)
@@ -328,6 +355,22 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 			log.Warn("demo: connect the demo room", "err", err)
 		}
 		fmt.Fprintf(sio.Stdout, "demo: open the dashboard at %s/?room=%s\n", url, demoRoom)
+	}
+	var opened sync.WaitGroup
+	defer opened.Wait()
+	if f.open {
+		page := url + "/"
+		if h, p, err := net.SplitHostPort(ln.Addr().String()); err == nil && net.ParseIP(h).IsUnspecified() {
+			page = "http://" + net.JoinHostPort("127.0.0.1", p) + "/" // a browser cannot open 0.0.0.0 everywhere
+		}
+		if demoRoom != "" {
+			page += "?room=" + demoRoom
+		}
+		opened.Go(func() {
+			if err := openBrowser(ctx, page); err != nil {
+				log.Warn("could not open a browser", "err", err)
+			}
+		})
 	}
 
 	var serveErr error

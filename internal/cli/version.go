@@ -7,9 +7,17 @@ import (
 	"runtime/debug"
 )
 
-// Version says which build this is: the module version, else the VCS revision (with "-dirty" for
-// local changes), else "devel".
+// stamped is the release version, set at link time by scripts/release.sh:
+//
+//	go build -ldflags "-X github.com/tiktok-live-server/tiktok-live-server/internal/cli.stamped=v1.2.3"
+var stamped string
+
+// Version says which build this is: the version a release stamped in, else the module version,
+// else the VCS revision (with "-dirty" for local changes), else "devel".
 func Version() string {
+	if stamped != "" {
+		return stamped
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "devel"

@@ -161,6 +161,13 @@ func (s *Server) guard(a access, pattern string, h http.HandlerFunc) http.Handle
 		}
 		tok := auth.FromRequest(r)
 		g := sec.Policy.Access(tok, time.Now())
+		if g.Rejected != "" {
+			// Even where the route is open: a client configured with a stale token must hear it.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tiktok-live-server", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "invalid_token", "the token was not accepted: "+g.Rejected+
+				"; send a valid token (or none where reads are open)")
+			return
+		}
 		if a == accessAdmin && (sec.Policy.Admin(tok) || pattern == "/v1/rooms/{username}/simulate" && s.cfg.Demo) {
 			// The admin routes may be open (no admin token on loopback), and the demo's simulator
 			// needs no token; reads still follow the read token.

@@ -276,3 +276,56 @@ func TestServer_Simulate(t *testing.T) {
 		t.Errorf("simulate in demo mode: %d", code)
 	}
 }
+
+// TestServer_RejectedTokenWhereOpen: a token that is presented but not accepted (wrong,
+// malformed, expired, or a room token with room tokens off) is a 401 invalid_token even on routes
+// that need none, so an overlay set up with a stale token fails loudly instead of working by
+// accident. Public routes (liveness, the dashboard page) ignore tokens.
+func TestServer_RejectedTokenWhereOpen(t *testing.T) {
+	readsOpen := newStack(t, stackOptions{maxRooms: 4, security: Security{Policy: &auth.Policy{AdminToken: testAdmin}}})
+	adminOpen := newStack(t, stackOptions{maxRooms: 4, security: Security{Policy: &auth.Policy{ReadToken: testRead, Open: true}}})
+	roomTok := auth.Mint([]byte(testSecret), "hosta", time.Hour, time.Now())
+	upgrade := []string{"Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="}
+	tests := []struct {
+		name         string
+		s            *stack
+		method, path string
+		headers      []string
+		want         int
+	}{
+		{"open reads, no token", readsOpen, "GET", "/v1/rooms", nil, 200},
+		{"open reads, wrong token in the query", readsOpen, "GET", "/v1/rooms?token=not-a-token", nil, 401},
+		{"open reads, wrong bearer", readsOpen, "GET", "/v1/rooms", []string{bearer("not-a-token")}, 401},
+		{"open reads, room token without a secret", readsOpen, "GET", "/v1/rooms/hosta", []string{bearer(roomTok)}, 401},
+		{"open reads, malformed room token", readsOpen, "GET", "/status", []string{bearer("v1.x.y")}, 401},
+		{"open reads, wrong token on SSE", readsOpen, "GET", "/v1/events?token=not-a-token", nil, 401},
+		{"open reads, wrong token on a WebSocket", readsOpen, "GET", "/v1/ws?token=not-a-token", upgrade, 401},
+		{"open reads, wrong token on the original WebSocket", readsOpen, "GET", "/?token=not-a-token", upgrade, 401},
+		{"open reads, the admin token", readsOpen, "GET", "/v1/rooms", []string{bearer(testAdmin)}, 200},
+		{"liveness ignores tokens", readsOpen, "GET", "/healthz?token=not-a-token", nil, 200},
+		{"the dashboard page ignores tokens", readsOpen, "GET", "/?token=not-a-token", nil, 200},
+		{"open admin, no token", adminOpen, "GET", "/v1/rooms", []string{bearer(testRead)}, 200},
+		{"open admin, wrong token", adminOpen, "PUT", "/v1/rooms/hosta", []string{bearer("not-a-token")}, 401},
+		{"open admin, the read token", adminOpen, "PUT", "/v1/rooms/hosta", []string{bearer(testRead)}, 201},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, h, body := tc.s.req(tc.method, tc.path, "", tc.headers...)
+			if code != tc.want {
+				t.Fatalf("%s %s = %d %v, want %d", tc.method, tc.path, code, body, tc.want)
+			}
+			if code != 401 {
+				return
+			}
+			if body["code"] != "invalid_token" || !strings.Contains(fmt.Sprint(body["message"]), "not accepted") {
+				t.Errorf("body %v, want code invalid_token saying the token was not accepted", body)
+			}
+			if !strings.Contains(h.Get("WWW-Authenticate"), `error="invalid_token"`) {
+				t.Errorf("WWW-Authenticate %q", h.Get("WWW-Authenticate"))
+			}
+			if strings.Contains(fmt.Sprint(body), "not-a-token") || strings.Contains(fmt.Sprint(body), roomTok) {
+				t.Errorf("the answer echoes the token: %v", body)
+			}
+		})
+	}
+}

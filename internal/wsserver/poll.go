@@ -3,6 +3,7 @@ package wsserver
 import (
 	"errors"
 	"io"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -34,8 +35,8 @@ func NewPoller(interval time.Duration) *Poller {
 // Close) when the client closed, went away or broke the protocol. A connection whose socket
 // cannot be read without blocking is refused: use ReadLoop for it.
 func (p *Poller) Add(c *Conn, maxMessage int64, onEnd func()) error {
-	if _, ok := c.nc.(syscall.Conn); !ok {
-		return errors.New("wsserver: this connection cannot be polled")
+	if !pollable(c.nc) {
+		return errors.New("wsserver: this connection cannot be polled on " + runtime.GOOS + "; read it with ReadLoop")
 	}
 	c.rmu.Lock()
 	c.polled, c.maxMessage = true, maxMessage
@@ -112,19 +113,9 @@ func (c *Conn) poll(buf []byte) bool {
 		return true
 	}
 	for {
-		var n int
-		var rerr error
-		// Returning true from the callback means "do not wait": the socket is non-blocking, so
-		// a read with nothing to read is EAGAIN.
-		if err := rc.Read(func(fd uintptr) bool {
-			n, rerr = syscall.Read(int(fd), buf)
-			return true
-		}); err != nil {
-			c.end(err) // the socket was closed (by the writer, after its close handshake)
-			return true
-		}
+		n, wouldBlock, rerr := readNow(rc, buf)
 		switch {
-		case errors.Is(rerr, syscall.EAGAIN), errors.Is(rerr, syscall.EINTR):
+		case wouldBlock:
 			return false
 		case rerr != nil:
 			c.end(rerr)
