@@ -42,6 +42,7 @@ type serveFlags struct {
 	dedupWindow     int
 	queueBytes      int
 	writeTimeout    time.Duration
+	responseTimeout time.Duration
 	shutdownTimeout time.Duration
 	logFormat       string
 	logLevel        string
@@ -90,6 +91,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.dedupWindow, "dedup-window", envInt("DEDUP_MAX", stream.DefaultDedupWindow), "message ids remembered per room to drop duplicates (env DEDUP_MAX)")
 	fs.IntVar(&f.queueBytes, "client-queue-bytes", envInt("CLIENT_QUEUE_BYTES", hub.DefaultMaxQueueBytes), "bytes queued per stream client before it is closed as too slow (close code 4001) (env CLIENT_QUEUE_BYTES)")
 	fs.DurationVar(&f.writeTimeout, "client-write-timeout", envDuration("CLIENT_WRITE_TIMEOUT", httpapi.DefaultWriteTimeout), "a stream client that takes longer for one write is closed (close code 4002) (env CLIENT_WRITE_TIMEOUT)")
+	fs.DurationVar(&f.responseTimeout, "response-write-timeout", envDuration("RESPONSE_WRITE_TIMEOUT", httpapi.DefaultResponseWriteTimeout), "a client that takes longer than this to take an answer (or one chunk of an export) is cut off (env RESPONSE_WRITE_TIMEOUT)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", envDuration("SHUTDOWN_TIMEOUT", 10*time.Second), "bound on a graceful shutdown (env SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&f.logFormat, "log-format", envOr("LOG_FORMAT", "text"), "text or json (env LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("LOG_LEVEL", "info"), "debug, info, warn or error (env LOG_LEVEL)")
@@ -333,7 +335,7 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 		Logger: log, Recorder: recorder,
 	}, f.maxRooms, h, stream.Options{DedupWindow: f.dedupWindow, StreakTimeout: f.streakTimeout, Logger: log, Log: st})
 	api := httpapi.New(httpapi.Config{
-		Rooms: rooms, Hub: h, Store: st, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, Version: Version(),
+		Rooms: rooms, Hub: h, Store: st, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, ResponseWriteTimeout: f.responseTimeout, Version: Version(),
 		Web: web.Handler(), Demo: f.demo, Security: f.security(),
 	})
 	srv := &http.Server{
@@ -380,17 +382,43 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	}
 	log.Info("shutting down")
 	api.BeginShutdown()
+	// One deadline bounds the whole shutdown. The rooms get up to half of it to stop; the event
+	// log commits what is queued until four fifths of it (then records what it could not, see
+	// store.CloseResult); the stream clients get the rest to receive their queues and close.
+	began := time.Now()
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
 	defer cancel()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Shutdown(sctx) }() // stops accepting at once, then waits for requests
-	rooms.Close()                                  // clients get connection_closed (reason shutdown)
-	if err := st.Close(); err != nil {             // commits and delivers what is queued
+	roomsDone := make(chan struct{})
+	go func() { defer close(roomsDone); rooms.Close() }() // clients get connection_closed (reason shutdown)
+	roomsTimer := time.NewTimer(f.shutdownTimeout / 2)
+	select {
+	case <-roomsDone:
+	case <-roomsTimer.C:
+		// Manager.Close takes no context: leave it running, hurried by its context's end.
+		// Its rooms' last events (connection_closed) are then dropped by the closed store.
+		cancelRooms()
+		log.Warn("shutdown: rooms did not stop in time; clients may not get connection_closed",
+			"waited", f.shutdownTimeout/2, "hint", "a room's upstream connection did not close; see the room logs above")
+	}
+	roomsTimer.Stop()
+	storeCtx, cancelStore := context.WithDeadline(sctx, began.Add(f.shutdownTimeout*4/5))
+	res, err := st.CloseContext(storeCtx) // commits and delivers what is queued, while time allows
+	cancelStore()
+	switch {
+	case res.Dropped > 0 || res.Captures > 0 || res.WriterBusy:
+		log.Warn("shutdown: queued events not committed to the event log; no client received them",
+			"dropped", res.Dropped, "committed", res.Committed, "rawMessages", res.Captures, "gaps", res.Gaps,
+			"gapRecorded", res.GapRecorded, "writerBusy", res.WriterBusy, "err", err)
+	case err != nil:
 		log.Warn("store close", "err", err)
 	}
 	h.Close() // clients get what is queued, then close 1001
 	if err := api.WaitStreams(sctx); err != nil {
-		log.Warn("stream clients did not finish in time", "err", err)
+		clients, msgs := h.Unfinished()
+		log.Warn("shutdown: stream clients did not get their close in time", "clients", clients, "undeliveredEvents", msgs,
+			"err", err, "hint", "slow clients; --client-write-timeout longer than --shutdown-timeout lets one hold a write that long")
 	}
 	if err := <-httpDone; err != nil {
 		log.Warn("http shutdown", "err", err)

@@ -187,9 +187,22 @@ func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, q store.Que
 	rc := http.NewResponseController(w)
 	var werr error
 	n := 0
-	flushEvery := func() {
-		if n%512 == 0 {
-			rc.Flush()
+	// Each chunk the store reads gets a write deadline of its own, set once it is read and ending
+	// with it flushed: a client that keeps reading may take as long as the export needs, one that
+	// stops is cut off, and the store's reading is not counted against the client.
+	chunked := func(write func(*store.Row) error, finish func()) func([]store.Row) error {
+		return func(rows []store.Row) error {
+			s.extendWrite(rc)
+			for i := range rows {
+				if err := write(&rows[i]); err != nil {
+					return err
+				}
+				n++
+			}
+			if finish != nil {
+				finish() // the csv writer's buffer
+			}
+			return flush(rc)
 		}
 	}
 	switch format {
@@ -197,31 +210,28 @@ func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, q store.Que
 		h.Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, werr = fmt.Fprintf(w, `{"nextCursor":%s,"events":[`, nextJSON)
-		_, err = s.cfg.Store.Events(ctx, q, func(row *store.Row) error {
+		_, err = s.cfg.Store.EventChunks(ctx, q, chunked(func(row *store.Row) error {
 			if n > 0 {
 				w.Write([]byte{','})
 			}
-			n++
 			_, err := w.Write(row.JSON)
-			flushEvery()
 			return err
-		})
+		}, nil))
 		if err == nil {
+			s.extendWrite(rc)
 			_, werr = w.Write([]byte("]}\n"))
 		}
 	case "ndjson":
 		h.Set("Content-Type", "application/x-ndjson")
 		h.Set("Content-Disposition", `attachment; filename="`+filename+`.ndjson"`)
 		w.WriteHeader(http.StatusOK)
-		_, err = s.cfg.Store.Events(ctx, q, func(row *store.Row) error {
-			n++
+		_, err = s.cfg.Store.EventChunks(ctx, q, chunked(func(row *store.Row) error {
 			if _, err := w.Write(row.JSON); err != nil {
 				return err
 			}
 			_, err := w.Write([]byte{'\n'})
-			flushEvery()
 			return err
-		})
+		}, nil))
 	case "csv":
 		h.Set("Content-Type", "text/csv; charset=utf-8")
 		h.Set("Content-Disposition", `attachment; filename="`+filename+`.csv"`)
@@ -229,18 +239,11 @@ func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, q store.Que
 		cw := csv.NewWriter(w)
 		cw.Write(csvHeader)
 		rec := make([]string, len(csvHeader))
-		_, err = s.cfg.Store.Events(ctx, q, func(row *store.Row) error {
-			n++
+		_, err = s.cfg.Store.EventChunks(ctx, q, chunked(func(row *store.Row) error {
 			csvRecord(rec, row)
-			if err := cw.Write(rec); err != nil {
-				return err
-			}
-			if n%512 == 0 {
-				cw.Flush()
-				rc.Flush()
-			}
-			return nil
-		})
+			return cw.Write(rec)
+		}, cw.Flush))
+		s.extendWrite(rc)
 		cw.Flush()
 		werr = cw.Error()
 	}
@@ -251,6 +254,19 @@ func (s *Server) writeEvents(w http.ResponseWriter, r *http.Request, q store.Que
 		// The status is sent; a truncated body is how the client learns. Say why in the log.
 		s.log.Warn("history export ended early", "err", err, "events", n)
 	}
+}
+
+// flush sends what is buffered; a writer that cannot flush is not an error (it sends it later).
+func flush(rc *http.ResponseController) error {
+	if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+// extendWrite gives the answer ResponseWriteTimeout from now for its next writes.
+func (s *Server) extendWrite(rc *http.ResponseController) {
+	rc.SetWriteDeadline(time.Now().Add(s.cfg.ResponseWriteTimeout))
 }
 
 // csvHeader names the export's columns: the fields people sort and filter by, then the whole event.
@@ -394,9 +410,17 @@ func (s *Server) sessionCapture(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/x-ndjson")
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="session-%d-capture.ndjson"`, id))
 	h.Set("Cache-Control", "no-store")
-	n, err := s.cfg.Store.Capture(r.Context(), id, func(l capture.Line) error {
-		_, err := w.Write(append(l.Marshal(), '\n'))
-		return err
+	rc := http.NewResponseController(w)
+	n := 0
+	err := s.cfg.Store.CaptureChunks(r.Context(), id, func(lines []capture.Line) error {
+		s.extendWrite(rc) // as in writeEvents: a deadline per chunk
+		for _, l := range lines {
+			if _, err := w.Write(append(l.Marshal(), '\n')); err != nil {
+				return err
+			}
+			n++
+		}
+		return flush(rc)
 	})
 	if err != nil && r.Context().Err() == nil {
 		s.log.Warn("capture export ended early", "session", id, "err", err, "lines", n)

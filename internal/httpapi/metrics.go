@@ -45,7 +45,7 @@ func newRegistry(rooms *room.Manager, h *hub.Hub, st *store.Store) *prometheus.R
 		clients:        d("clients", "Stream clients connected, by transport.", "transport"),
 		published:      d("hub_published_total", "Events handed to the hub."),
 		deliveries:     d("deliveries_total", "Events queued for clients (one per client per event)."),
-		slowCloses:     d("slow_client_closes_total", "Clients closed for falling behind, by reason.", "reason"),
+		slowCloses:     d("slow_client_closes_total", "Clients closed for falling behind, by reason: queue_full (close 4001) or write_timeout (4002, and SSE writes past --client-write-timeout). Clients that disconnect, even in the middle of a write, are not counted.", "reason"),
 		queuedBytes:    d("queue_bytes", "Bytes waiting in client queues."),
 		undelivered:    d("undelivered_total", "Events dropped from the queues of clients that were closed or left before receiving them."),
 		queuedMs:       d("queue_messages", "Events waiting in client queues."),

@@ -42,6 +42,11 @@ type Config struct {
 	// WriteTimeout bounds one write to a stream client; a client slower than that is closed
 	// (close code 4002). 0 = DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// ResponseWriteTimeout bounds writing an answer that is not a stream: all of a small one, each
+	// chunk (512 events or capture lines) of an export. A client that stops reading for this long
+	// is cut off, so it cannot hold the handler (and what it holds) forever. 0 =
+	// DefaultResponseWriteTimeout.
+	ResponseWriteTimeout time.Duration
 	// ConnectWait bounds how long POST /connect waits for the first outcome; 0 = DefaultConnectWait.
 	ConnectWait time.Duration
 	// Version is the build's version, shown by /health and /healthz.
@@ -66,9 +71,10 @@ const pollInterval = 250 * time.Millisecond
 
 // Defaults.
 const (
-	DefaultWriteTimeout = 10 * time.Second
-	DefaultConnectWait  = 30 * time.Second
-	DefaultSSEPing      = 15 * time.Second
+	DefaultWriteTimeout         = 10 * time.Second
+	DefaultResponseWriteTimeout = 30 * time.Second
+	DefaultConnectWait          = 30 * time.Second
+	DefaultSSEPing              = 15 * time.Second
 )
 
 // Server serves the API. Create it with New; Handler is its http.Handler.
@@ -111,6 +117,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.ResponseWriteTimeout <= 0 {
+		cfg.ResponseWriteTimeout = DefaultResponseWriteTimeout
 	}
 	if cfg.ConnectWait <= 0 {
 		cfg.ConnectWait = DefaultConnectWait
@@ -230,6 +239,8 @@ func (s *Server) buildMux() http.Handler {
 		writeError(w, http.StatusNotFound, "not_found", "no route for "+r.Method+" "+r.URL.Path)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w, done := s.writeDeadline(w, r)
+		defer done()
 		if s.cors(w, r) {
 			return
 		}
@@ -252,6 +263,62 @@ func (s *Server) buildMux() http.Handler {
 		mux.ServeHTTP(w, r)
 	})
 }
+
+// isStream reports whether r asks for a stream (WebSocket, SSE): those set a deadline for each
+// write themselves and must not get one for the whole answer.
+func isStream(r *http.Request) bool {
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return true
+	}
+	p := strings.TrimRight(r.URL.Path, "/")
+	return p == "/v1/ws" || p == "/v1/events"
+}
+
+// writeDeadline bounds writing the answer to r, unless it is a stream: a client that stops
+// reading is cut off after ResponseWriteTimeout instead of holding its handler (and what that
+// holds) for as long as it likes. done must run when the handler returns.
+func (s *Server) writeDeadline(w http.ResponseWriter, r *http.Request) (_ http.ResponseWriter, done func()) {
+	rc := http.NewResponseController(w)
+	// Without a server-wide WriteTimeout, net/http keeps a deadline set for an earlier answer on a
+	// kept-alive connection: clear it, so it cannot cut this one short.
+	rc.SetWriteDeadline(time.Time{})
+	if isStream(r) {
+		return w, func() {}
+	}
+	dw := &deadlineWriter{ResponseWriter: w, rc: rc, timeout: s.cfg.ResponseWriteTimeout}
+	return dw, dw.arm // armed at the end too: net/http writes what the handler left unwritten
+}
+
+// deadlineWriter arms the write deadline when the answer starts rather than when the request
+// arrives, as some handlers wait first (POST /connect waits for the room's first outcome).
+// Exports extend it per chunk through http.ResponseController, which reaches the connection
+// through Unwrap.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	armed   bool
+}
+
+func (w *deadlineWriter) arm() {
+	if !w.armed {
+		w.armed = true
+		w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
+}
+
+func (w *deadlineWriter) WriteHeader(code int) {
+	w.arm()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *deadlineWriter) Write(b []byte) (int, error) {
+	w.arm()
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines, Flush).
+func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // BeginShutdown marks the server as shutting down: /readyz answers 503 and new stream clients are
 // refused. It does not close anything; the program closes the rooms and the hub.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -196,13 +197,7 @@ func (c *wsWriter) flush() {
 			clear(c.payloads)
 			c.batch = batch[:0]
 			if werr != nil {
-				var ne net.Error
-				if errors.As(werr, &ne) && ne.Timeout() {
-					c.sub.Fail(hub.ErrWriteTimeout)
-					c.s.log.Info("stream client too slow, closed", "transport", c.transport, "remote", c.remote)
-				} else {
-					c.sub.Close()
-				}
+				c.s.writeFailed(c.sub, c.transport, c.remote, werr)
 				c.conn.CloseNow()
 				c.done()
 				return
@@ -241,6 +236,25 @@ func (c *wsWriter) flush() {
 			return
 		}
 	}
+}
+
+// writeFailed ends a stream client whose write failed. Past the write deadline it is a slow
+// consumer: ended with ErrWriteTimeout (close 4002 on a WebSocket), counted, logged. Any other
+// error (connection reset, broken pipe, EOF) means the client went away: that is not slowness,
+// so it is only unsubscribed, like any client that leaves.
+func (s *Server) writeFailed(sub *hub.Subscription, transport, remote string, err error) {
+	if isTimeout(err) {
+		sub.Fail(hub.ErrWriteTimeout)
+		s.log.Info("stream client too slow, closed", "transport", transport, "remote", remote)
+		return
+	}
+	sub.Close()
+	s.log.Debug("stream client gone while written to", "transport", transport, "remote", remote, "err", err)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // maxClientMessage bounds what a stream client may send us; we read and ignore it (the original
@@ -309,12 +323,12 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 	for {
 		if len(buf) > 0 {
 			rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-			if _, err := w.Write(buf); err != nil {
-				sub.Fail(hub.ErrWriteTimeout)
-				return
+			_, err := w.Write(buf)
+			if err == nil {
+				err = rc.Flush()
 			}
-			if err := rc.Flush(); err != nil {
-				sub.Fail(hub.ErrWriteTimeout)
+			if err != nil {
+				s.writeFailed(sub, transportSSE, r.RemoteAddr, err)
 				return
 			}
 			buf = buf[:0]

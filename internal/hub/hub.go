@@ -222,6 +222,21 @@ func (h *Hub) Drained() bool {
 	return true
 }
 
+// Unfinished reports, after Close, the subscriptions whose transport has not finished with them
+// (not yet released by Close or Fail: the client has not had its last messages and close), and
+// the messages still queued for them. For the shutdown's log when the flush runs out of time.
+func (h *Hub) Unfinished() (clients, messages int) {
+	_, closing := h.all()
+	for _, s := range closing {
+		if !s.released.Load() {
+			clients++
+			n, _ := s.queued()
+			messages += n
+		}
+	}
+	return clients, messages
+}
+
 // Stats returns a snapshot. Queue sizes are summed from the subscriptions themselves rather than
 // kept in shared counters, so Publish pays nothing for them; Stats is O(subscribers).
 func (h *Hub) Stats() Stats {
@@ -279,6 +294,8 @@ type Subscription struct {
 	max    int
 	wake   chan struct{} // capacity 1: "the queue or the end reason changed"; sends never block
 	ready  func()        // instead of wake (SubscribeFunc)
+
+	released atomic.Bool // the transport is done with it (Close or Fail)
 
 	mu    sync.Mutex
 	queue []*Message
@@ -449,12 +466,16 @@ func (s *Subscription) Fail(reason *CloseError) {
 	if reason == nil {
 		reason = ErrUnsubscribed
 	}
+	s.released.Store(true)
 	s.end(reason, true, true)
 }
 
 // Close unsubscribes (the client went away) and drops the queue. Idempotent. Next then returns
 // ErrUnsubscribed, unless the subscription had already ended for another reason.
-func (s *Subscription) Close() { s.end(ErrUnsubscribed, true, true) }
+func (s *Subscription) Close() {
+	s.released.Store(true)
+	s.end(ErrUnsubscribed, true, true)
+}
 
 // Err returns the end reason, or nil while live.
 func (s *Subscription) Err() *CloseError {

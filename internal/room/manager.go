@@ -30,6 +30,12 @@ const (
 // maxStoppedKept bounds the stopped rooms (and their streams) kept for status; the oldest go first.
 const maxStoppedKept = 256
 
+// maxSimulatedKept bounds the streams the simulator made for rooms never started: in demo mode
+// anyone on the machine may simulate, for any name. Past it, the stream simulated into least
+// recently is closed and forgotten (its stored position stays in the log, so simulating into it
+// again continues its seq).
+const maxSimulatedKept = 64
+
 // Manager owns every room's supervisor and stream. With MaxRooms 1 (single-user mode, the original
 // server's) starting a room replaces the current one.
 type Manager struct {
@@ -47,6 +53,10 @@ type Manager struct {
 	streams map[string]*stream.Room
 	order   uint64
 	closed  bool
+	// simulated holds the keys of streams that have no room (only the simulator made them), with
+	// when they were last simulated into (simTick order).
+	simulated map[string]uint64
+	simTick   uint64
 }
 
 type entry struct {
@@ -63,7 +73,7 @@ func NewManager(ctx context.Context, cfg Config, maxRooms int, pub stream.Publis
 		maxRooms = 1
 	}
 	return &Manager{cfg: cfg, maxRooms: maxRooms, pub: pub, streamOpts: streamOpts, ctx: ctx,
-		rooms: map[string]*entry{}, streams: map[string]*stream.Room{}}
+		rooms: map[string]*entry{}, streams: map[string]*stream.Room{}, simulated: map[string]uint64{}}
 }
 
 // Key is the map key of a username: TikTok handles are case-insensitive.
@@ -120,13 +130,20 @@ func (m *Manager) Start(username string, opts StartOptions) (Status, bool, error
 		return Status{}, false, fmt.Errorf("%w: %d rooms are running; stop one or raise --max-rooms", ErrRoomLimit, len(others))
 	}
 
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.streams[key]
-	if !ok {
-		s = stream.New(key, m.pub, m.streamOpts)
-		m.streams[key] = s
+	var s *stream.Room
+	for {
+		var err error
+		if s, err = m.stream(key, false); err != nil {
+			return Status{}, false, err
+		}
+		m.mu.Lock()
+		if m.streams[key] == s {
+			break // still the room's stream, and from here on it is a started room's
+		}
+		m.mu.Unlock() // the simulator's bound closed it meanwhile: take the next one
 	}
+	defer m.mu.Unlock()
+	delete(m.simulated, key)
 	ctx, cancel := context.WithCancel(m.ctx)
 	m.order++
 	sup := newSupervisor(&m.cfg, key, s, &m.signs)
@@ -307,27 +324,111 @@ func (m *Manager) Close() {
 // Inject publishes a made-up event (the simulator) into the room's stream, creating the stream when
 // the room was never started, so overlay makers can test without a live room. The event is marked
 // simulated; it gets the stream's next seq like any other.
+//
+// Streams only the simulator made are bounded (maxSimulatedKept): past that, the one simulated
+// into least recently is closed and forgotten. Simulating never fails for want of room, so a
+// flood of made-up names cannot lock an overlay maker out of testing their own.
 func (m *Manager) Inject(username string, e event.Event) error {
 	key := Key(username)
+	// A stream fetched here may be evicted before the event is in it (another 64 names simulated
+	// meanwhile): then the event goes into the room's next stream.
+	for range 3 {
+		s, err := m.stream(key, true)
+		if err != nil {
+			return err
+		}
+		m.mu.Lock()
+		en := m.rooms[key]
+		m.mu.Unlock()
+		var roomID string
+		if en != nil {
+			roomID = en.sup.Status().RoomID
+		}
+		e.Username, e.RoomID, e.Simulated = key, roomID, true
+		if s.Publish(e) {
+			return nil
+		}
+		m.mu.Lock()
+		cur, closed := m.streams[key], m.closed
+		m.mu.Unlock()
+		if closed {
+			return ErrShuttingDown
+		}
+		if cur == s {
+			return nil // not closed: a msgId the stream had passed on already, dropped as always
+		}
+	}
+	return fmt.Errorf("room: inject into %s: its stream kept being replaced", key)
+}
+
+// stream returns the room's stream, creating it if there is none; simulated marks a use by the
+// simulator. A new stream asks the log where the room's stream continues, which may wait for
+// the store (up to stream.New's timeout): that is done without m.mu, so status, metrics and
+// other rooms never wait for it. Of two callers creating one at once the first to insert it wins
+// and the other's is dropped: a stream that has published nothing holds nothing (no goroutine,
+// no timer) and closing it publishes nothing.
+func (m *Manager) stream(key string, simulated bool) (*stream.Room, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return ErrShuttingDown
+		return nil, ErrShuttingDown
+	}
+	if s, ok := m.streams[key]; ok {
+		if simulated {
+			m.touchSimulatedLocked(key)
+		}
+		m.mu.Unlock()
+		return s, nil
+	}
+	m.mu.Unlock()
+
+	fresh := stream.New(key, m.pub, m.streamOpts)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		fresh.Close()
+		return nil, ErrShuttingDown
 	}
 	s, ok := m.streams[key]
-	if !ok {
-		s = stream.New(key, m.pub, m.streamOpts)
+	if ok {
+		fresh.Close() // another caller's came first
+	} else {
+		s = fresh
 		m.streams[key] = s
 	}
-	en := m.rooms[key]
-	m.mu.Unlock()
-	var roomID string
-	if en != nil {
-		roomID = en.sup.Status().RoomID
+	if simulated {
+		m.touchSimulatedLocked(key)
+		m.evictSimulatedLocked(key)
 	}
-	e.Username, e.RoomID, e.Simulated = key, roomID, true
-	s.Publish(e)
-	return nil
+	return s, nil
+}
+
+// touchSimulatedLocked records a use of key's stream by the simulator, when no room owns it.
+func (m *Manager) touchSimulatedLocked(key string) {
+	if _, ok := m.rooms[key]; ok {
+		return // a started room's stream is bounded with the rooms (maxStoppedKept)
+	}
+	m.simTick++
+	m.simulated[key] = m.simTick
+}
+
+// evictSimulatedLocked closes and forgets the simulator's streams simulated into least recently
+// beyond maxSimulatedKept, keeping keep (the one in use now).
+func (m *Manager) evictSimulatedLocked(keep string) {
+	for len(m.simulated) > maxSimulatedKept {
+		oldest, at := "", uint64(0)
+		for k, t := range m.simulated {
+			if k != keep && (oldest == "" || t < at) {
+				oldest, at = k, t
+			}
+		}
+		if s, ok := m.streams[oldest]; ok {
+			s.Close()
+			delete(m.streams, oldest)
+		}
+		delete(m.simulated, oldest)
+	}
 }
 
 // Streams returns a snapshot of every room's stream (for metrics).

@@ -1,12 +1,18 @@
 package room
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 )
 
 func isClosed(user, reason string) func(event.Event) bool {
@@ -340,5 +346,191 @@ func TestQuota(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// gateLog is a stream.Log whose Position waits at a gate, as the store does while every reader
+// connection is taken, and then continues the room at epoch/seq. Append publishes at once.
+type gateLog struct {
+	epoch    string
+	seq      uint64
+	gate     chan struct{} // closed: Position answers
+	calls    atomic.Int32
+	inFlight atomic.Int32
+	pub      stream.Publisher // set before the first stream is made
+}
+
+func (l *gateLog) Position(ctx context.Context, room string) (string, uint64, error) {
+	l.calls.Add(1)
+	l.inFlight.Add(1)
+	defer l.inFlight.Add(-1)
+	select {
+	case <-l.gate:
+		return l.epoch, l.seq, nil
+	case <-ctx.Done():
+		return "", 0, ctx.Err()
+	}
+}
+
+func (l *gateLog) Append(e *event.Event, js []byte, payload any) {
+	l.pub.Publish(payload.(*hub.Message))
+}
+
+// within fails the test unless fn returns within d (generous: it only must not wait for the log).
+func within(t *testing.T, d time.Duration, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); fn() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Errorf("%s did not answer within %v while a room's stream waited for the log", what, d)
+	}
+}
+
+func simChat(text string) event.Event {
+	u := event.User{UserID: "sim-viewer", UniqueID: "viewer", Nickname: "viewer", Badges: []event.Badge{}}
+	return event.Event{Type: event.TypeChat, Time: time.Now().UTC().Truncate(time.Millisecond),
+		Data: event.ChatData{Sender: "viewer", User: u, Comment: text}}
+}
+
+// TestManager_StreamOutsideLock: a new stream reads the log's position without the manager's
+// lock held, so a slow log delays only the callers creating that stream; of two callers creating
+// it at once one stream wins, and every event goes into it, continuing the logged position.
+func TestManager_StreamOutsideLock(t *testing.T) {
+	inject := func(m *Manager) error { return m.Inject("carol", simChat("hello")) }
+	start := func(m *Manager) error { _, _, err := m.Start("carol", StartOptions{}); return err }
+	tests := []struct {
+		name          string
+		first, second func(*Manager) error
+		simulated     int // simulated events expected
+		room          bool
+	}{
+		{"inject and inject", inject, inject, 2, false},
+		{"start and inject", start, inject, 1, true},
+		{"inject and start", inject, start, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lg := &gateLog{epoch: "00000000000000c1", seq: 41, gate: make(chan struct{})}
+			h := newHarness(t, harnessOptions{maxRooms: 2, stream: stream.Options{Log: lg}})
+			lg.pub = h.hub
+			var once sync.Once
+			release := func() { once.Do(func() { close(lg.gate) }) }
+			t.Cleanup(release) // before the harness's cleanup, whatever fails
+
+			errs := make(chan error, 2)
+			go func() { errs <- tt.first(h.m) }()
+			testutil.Eventually(t, waitFor, func() bool { return lg.inFlight.Load() == 1 }, "the first caller never asked the log")
+			within(t, 5*time.Second, "Status", func() { h.m.Status("carol") })
+			within(t, 5*time.Second, "List", func() { h.m.List() })
+			within(t, 5*time.Second, "Streams", func() { h.m.Streams() })
+			within(t, 5*time.Second, "Running", func() { h.m.Running("carol") })
+			go func() { errs <- tt.second(h.m) }()
+			if !testutil.Poll(5*time.Second, func() bool { return lg.inFlight.Load() == 2 }) {
+				t.Errorf("the second caller did not get to the log while the first waited for it (%d waiting)", lg.inFlight.Load())
+			}
+			release()
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatalf("caller: %v", err)
+				}
+			}
+
+			if n := len(h.m.Streams()); n != 1 {
+				t.Errorf("%d streams, want 1 (the loser's dropped)", n)
+			}
+			simulated := func(e event.Event) bool { return e.Username == "carol" && e.Simulated }
+			h.awaitN("simulated events", 0, tt.simulated, simulated)
+			if tt.room {
+				h.await("carol connected", 0, is("carol", event.TypeConnectionCreated))
+			}
+			want := lg.seq + 1
+			for _, e := range h.col.all() {
+				if e.Username != "carol" {
+					continue
+				}
+				if e.Epoch != lg.epoch || e.Seq != want {
+					t.Fatalf("carol's event %s is %s #%d, want %s #%d: one stream, continuing the log", e.Type, e.Epoch, e.Seq, lg.epoch, want)
+				}
+				want++
+			}
+			if n := h.countEvents(simulated); n != tt.simulated {
+				t.Errorf("%d simulated events, want %d", n, tt.simulated)
+			}
+		})
+	}
+}
+
+// TestManager_InjectBounded: simulating for ever more names keeps at most maxSimulatedKept
+// streams of rooms never started, dropping the one simulated into least recently; a started
+// room's stream is never dropped for them; and a room simulated into, dropped, then started works.
+func TestManager_InjectBounded(t *testing.T) {
+	h := newHarness(t, harnessOptions{maxRooms: 2})
+	if err := h.m.Inject("alice", simChat("before")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.Inject("bob", simChat("before")); err != nil {
+		t.Fatal(err)
+	}
+	h.start("bob", StartOptions{}) // bob's simulated stream becomes his room's
+	h.await("bob connected", 0, is("bob", event.TypeConnectionCreated))
+	bobEpoch := h.status("bob").Stream.Epoch
+
+	const names = 3 * maxSimulatedKept
+	for i := range names {
+		if err := h.m.Inject(fmt.Sprint("flood", i), simChat(fmt.Sprint(i))); err != nil {
+			t.Fatalf("Inject #%d: %v", i, err)
+		}
+		if n := len(h.m.Streams()); n > maxSimulatedKept+1 {
+			t.Fatalf("after %d names: %d streams, want at most %d simulated ones and bob's", i+1, n, maxSimulatedKept)
+		}
+		// The overlay maker's own room, simulated into now and then, keeps its stream.
+		if i%16 == 0 {
+			if err := h.m.Inject("carol", simChat(fmt.Sprint("carol ", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	byRoom := map[string]stream.Snapshot{}
+	for _, s := range h.m.Streams() {
+		byRoom[s.Username] = s
+	}
+	if _, ok := byRoom["alice"]; ok {
+		t.Error("alice's stream, simulated into first and never since, is still kept")
+	}
+	if s, ok := byRoom["bob"]; !ok || s.Epoch != bobEpoch {
+		t.Errorf("bob's room stream: %+v, %v; want it kept, epoch %s", s, ok, bobEpoch)
+	}
+	if s, ok := byRoom["carol"]; !ok || s.Counters.Events != names/16 {
+		t.Errorf("carol's stream: %+v, %v; want it kept with its %d events", s, ok, names/16)
+	}
+	if !h.m.Running("bob") {
+		t.Error("bob stopped")
+	}
+	// Every simulated event was delivered, none into a stream already closed.
+	isSim := func(e event.Event) bool { return e.Simulated }
+	want := 2 + names + names/16
+	h.awaitN("simulated events", 0, want, isSim)
+	if got := h.countEvents(isSim); got != want {
+		t.Errorf("%d simulated events delivered, want %d", got, want)
+	}
+
+	// alice, dropped, is started for real: she connects and takes simulated events as before.
+	from := len(h.col.all())
+	h.start("alice", StartOptions{})
+	h.await("alice connected", from, is("alice", event.TypeConnectionCreated))
+	if err := h.m.Inject("alice", simChat("after")); err != nil {
+		t.Fatal(err)
+	}
+	_, after := h.await("alice's simulated chat", from, func(e event.Event) bool { return e.Username == "alice" && e.Simulated })
+	if ep := h.status("alice").Stream.Epoch; after.Epoch != ep || after.RoomID == "" {
+		t.Errorf("alice's simulated chat: epoch %s room %q; want her room's epoch %s and its room id", after.Epoch, after.RoomID, ep)
+	}
+	for i := range names { // another flood leaves both started rooms alone
+		h.m.Inject(fmt.Sprint("again", i), simChat("x"))
+	}
+	if !h.m.Running("alice") || !h.m.Running("bob") || len(h.m.Streams()) > maxSimulatedKept+2 {
+		t.Errorf("after another flood: alice running %v, bob running %v, %d streams", h.m.Running("alice"), h.m.Running("bob"), len(h.m.Streams()))
 	}
 }

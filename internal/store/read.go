@@ -91,50 +91,80 @@ func anys(ss []string) []any {
 	return out
 }
 
-// Events calls fn for each matching event in log order, reading in small chunks so memory stays
-// constant for any size. It returns the cursor of the next page when Limit cut the result short
+// Events calls fn for each matching event in log order (see EventChunks). A row passed to fn is
+// valid until fn returns. It returns the cursor of the next page when Limit cut the result short
 // (0 when there is nothing more). An error from fn stops the walk and is returned.
 func (s *Store) Events(ctx context.Context, q Query, fn func(*Row) error) (next int64, err error) {
+	return s.EventChunks(ctx, q, func(rows []Row) error {
+		for i := range rows {
+			if err := fn(&rows[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// EventChunks is Events a chunk (at most 512 rows) at a time. Each chunk is read into memory and
+// its query ended before fn gets it, so memory stays constant for any size and a slow fn (an
+// HTTP client that stops reading) holds no reader connection; the next chunk starts after the
+// last cursor. The rows passed to fn are valid until fn returns.
+func (s *Store) EventChunks(ctx context.Context, q Query, fn func([]Row) error) (next int64, err error) {
 	cond, args := q.where()
 	after, sent := q.After, 0
-	var r Row
+	var buf []Row // grows to the largest chunk read, at most chunk rows (+1 with a Limit)
 	for {
 		n := chunk
 		if q.Limit > 0 {
 			n = min(n, q.Limit-sent+1) // one more than wanted: is there a next page?
 		}
-		rows, err := s.r.QueryContext(ctx, "SELECT "+rowCols+" FROM events WHERE "+cond+" AND id > ? ORDER BY id LIMIT ?",
+		buf, err = s.readRows(ctx, buf[:0], "SELECT "+rowCols+" FROM events WHERE "+cond+" AND id > ? ORDER BY id LIMIT ?",
 			append(args, after, n)...)
 		if err != nil {
-			return 0, fmt.Errorf("read events: %w", err)
+			return 0, err
 		}
-		got := 0
-		for rows.Next() {
-			got++
-			if q.Limit > 0 && sent == q.Limit {
-				rows.Close()
-				return after, nil
-			}
-			if err := scanRow(rows, &r); err != nil {
-				rows.Close()
+		rows := buf
+		if q.Limit > 0 {
+			rows = rows[:min(len(rows), q.Limit-sent)]
+		}
+		if len(rows) > 0 {
+			if err := fn(rows); err != nil {
 				return 0, err
 			}
-			after = r.Cursor
-			if err := fn(&r); err != nil {
-				rows.Close()
-				return 0, err
-			}
-			sent++
+			sent += len(rows)
+			after = rows[len(rows)-1].Cursor
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return 0, fmt.Errorf("read events: %w", err)
-		}
-		if got < n {
+		switch {
+		case len(rows) < len(buf): // the extra row: the page is full and there is more
+			return after, nil
+		case len(buf) < n:
 			return 0, nil
 		}
 	}
+}
+
+// readRows appends the query's rows to buf, reusing the rows (and JSON buffers) in its spare
+// capacity, and ends the query before returning.
+func (s *Store) readRows(ctx context.Context, buf []Row, query string, args ...any) ([]Row, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return buf, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if len(buf) < cap(buf) {
+			buf = buf[:len(buf)+1] // a row of an earlier chunk: its JSON buffer is reused
+		} else {
+			buf = append(buf, Row{})
+		}
+		if err := scanRow(rows, &buf[len(buf)-1]); err != nil {
+			return buf, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return buf, fmt.Errorf("read events: %w", err)
+	}
+	return buf, nil
 }
 
 // NextCursor is the cursor Events would return for q, without reading the events: for answers
@@ -222,42 +252,63 @@ func (s *Store) Resumable(ctx context.Context, room, epoch string, since uint64)
 }
 
 // Capture writes the raw messages recorded for a session, in the capture format the fake replays
-// (delayMs from the previous message), through fn, in constant memory.
+// (delayMs from the previous message), through fn, in constant memory (see CaptureChunks).
 func (s *Store) Capture(ctx context.Context, session int64, fn func(capture.Line) error) (int, error) {
-	var after, prev int64
 	sent := 0
-	for {
-		rows, err := s.r.QueryContext(ctx, "SELECT id, at, method, msg_id, payload FROM captures WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?",
-			session, after, chunk)
-		if err != nil {
-			return sent, fmt.Errorf("read capture: %w", err)
-		}
-		got := 0
-		for rows.Next() {
-			got++
-			var l capture.Line
-			var at int64
-			if err := rows.Scan(&after, &at, &l.Method, &l.MsgID, &l.Payload); err != nil {
-				rows.Close()
-				return sent, err
-			}
-			if sent > 0 {
-				l.DelayMs = max(at-prev, 0)
-			}
-			prev = at
+	err := s.CaptureChunks(ctx, session, func(lines []capture.Line) error {
+		for _, l := range lines {
 			if err := fn(l); err != nil {
-				rows.Close()
-				return sent, err
+				return err
 			}
 			sent++
 		}
-		err = rows.Err()
-		rows.Close()
+		return nil
+	})
+	return sent, err
+}
+
+// CaptureChunks is Capture a chunk (at most 512 lines) at a time. Like EventChunks, it calls fn
+// only with the chunk's query ended, so a slow fn holds no reader connection.
+func (s *Store) CaptureChunks(ctx context.Context, session int64, fn func([]capture.Line) error) error {
+	var after, prev int64
+	first := true
+	var lines []capture.Line
+	read := func() error {
+		lines = lines[:0]
+		rows, err := s.r.QueryContext(ctx, "SELECT id, at, method, msg_id, payload FROM captures WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?",
+			session, after, chunk)
 		if err != nil {
-			return sent, err
+			return fmt.Errorf("read capture: %w", err)
 		}
-		if got < chunk {
-			return sent, nil
+		defer rows.Close()
+		for rows.Next() {
+			var l capture.Line
+			var at int64
+			if err := rows.Scan(&after, &at, &l.Method, &l.MsgID, &l.Payload); err != nil {
+				return fmt.Errorf("read capture: %w", err)
+			}
+			if !first {
+				l.DelayMs = max(at-prev, 0)
+			}
+			first, prev = false, at
+			lines = append(lines, l)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read capture: %w", err)
+		}
+		return nil
+	}
+	for {
+		if err := read(); err != nil {
+			return err
+		}
+		if len(lines) > 0 {
+			if err := fn(lines); err != nil {
+				return err
+			}
+		}
+		if len(lines) < chunk {
+			return nil
 		}
 	}
 }

@@ -8,6 +8,9 @@
 // behind is visible in Stats; past Options.QueueLimit pending events, new events are delivered
 // without being stored (counted as Unstored, recorded as a gap so resumes across them report
 // recovered: false), and past twice that they are shed (counted as Shed).
+//
+// CloseContext bounds a shutdown: it commits what it can until shortly before the deadline, then
+// records what it could not commit as a gap (see CloseResult) rather than reusing its seqs later.
 package store
 
 import (
@@ -20,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +39,9 @@ const (
 	DefaultMemoryMaxEvents = 200_000
 	maxBatch               = 4096
 	pruneEvery             = 10 * time.Minute
+	// maxCloseReserve caps the part of CloseContext's time kept back from committing to record
+	// what could not be committed; a fifth of the time left is kept, up to this.
+	maxCloseReserve = time.Second
 )
 
 // Errors callers branch on.
@@ -65,7 +72,38 @@ type Options struct {
 
 	// beforeCommit, for tests, runs in the writer before each commit.
 	beforeCommit func()
+	// commitHook is a test hook standing in for a slow or hung disk: it runs in the writer before
+	// each commit of a batch, with the writer's context, and an error fails the commit.
+	commitHook func(ctx context.Context) error
+	// pruneInterval, for tests, replaces the retention interval derived from Retention.
+	pruneInterval time.Duration
 }
+
+// CloseResult says what CloseContext did with the events still queued.
+//
+// Dropped events were neither stored nor delivered: no client received them. Their seqs are
+// recorded as a gap and each room's position moved past them (GapRecorded), so the next start
+// continues after them and a client resuming across them is told recovered: false. Without that
+// record (the database refused even that small write in time) the next start continues after the
+// last committed event and reuses the dropped seqs: harmless for what clients saw, since none
+// saw them, but a resume across them then says recovered: true. Sessions the dropped events would
+// have ended stay open in the log, as after a crash; the room's next connection decides.
+type CloseResult struct {
+	Committed   int   // events committed (and delivered) while closing
+	Dropped     int   // queued events neither stored nor delivered: the deadline came first
+	Captures    int   // queued raw messages not recorded
+	Gaps        []Gap // the dropped events' seqs, per room and epoch
+	GapRecorded bool  // the Gaps are in the log, with the rooms' positions past them
+	WriterBusy  bool  // the writer was still in a statement the database did not interrupt
+}
+
+// Gap is a run of seqs of one room's epoch that the log does not hold.
+type Gap struct {
+	Room, Epoch string
+	From, To    uint64
+}
+
+func (g Gap) String() string { return fmt.Sprintf("%s:%d-%d@%s", g.Room, g.From, g.To, g.Epoch) }
 
 // Stats are the writer's counters.
 type Stats struct {
@@ -110,17 +148,25 @@ type Store struct {
 	r      *sql.DB // readers
 	memory bool
 
-	mu      sync.Mutex
-	queue   []item
-	events  int // events in queue
-	closed  bool
-	wake    chan struct{}
-	stopped chan struct{}
-	cancel  context.CancelFunc
+	mu        sync.Mutex
+	queue     []item
+	inFlight  []item // the batch the writer holds (its events are still counted in events)
+	events    int    // events queued or in flight
+	closed    bool
+	closeDone chan struct{}   // closed when the first Close returns
+	finalCtx  context.Context // the writer's time to record what it leaves, once closing
+	closeRes  CloseResult     // set by the writer when it leaves events behind
+	leaving   bool            // the writer has set closeRes and is recording its gaps
+	recordErr error           // why the gap of CloseRes was not recorded
+	wake      chan struct{}
+	stopped   chan struct{}
+	cancel    context.CancelFunc // ends the writer's context: commits in progress are interrupted
 
 	// writer state, touched only by the writer goroutine
 	sessions   map[string]*openSession
 	sincePrune int
+	pass       *prunePass // a retention pass in progress
+	lastTurn   time.Time  // of retention
 
 	appended, stored, unstored, shed, batches, errs, captured, pruned atomic.Uint64
 	maxPending, lastCommit                                            atomic.Int64
@@ -230,9 +276,10 @@ func (s *Store) Append(e *event.Event, jsonBytes []byte, payload any) {
 	s.appended.Add(1)
 	s.mu.Lock()
 	if s.closed {
+		// Shutting down: an event that can no longer be stored or recorded as a gap is not
+		// delivered either, or the next start could reuse a seq a client saw.
 		s.mu.Unlock()
-		s.opts.Deliver(payload) // shutting down: the store is gone, the clients are not
-		s.unstored.Add(1)
+		s.shed.Add(1)
 		return
 	}
 	it := item{ev: e, json: jsonBytes, payload: payload}
@@ -274,21 +321,151 @@ func (s *Store) signal() {
 	}
 }
 
-// Close writes and delivers everything queued, stops the writer and closes the database. Appends
-// after Close are delivered without being stored.
+// Close writes and delivers everything queued, however long that takes, stops the writer and
+// closes the database. Appends after Close are dropped (counted as Shed). CloseContext bounds it.
 func (s *Store) Close() error {
+	_, err := s.CloseContext(context.Background())
+	return err
+}
+
+// CloseContext is Close within ctx: the writer commits (and delivers) batches until a fifth of the
+// time left (at most maxCloseReserve) remains, interrupting a commit still running then (it rolls
+// back whole), and uses half of that reserve to record the seqs it leaves as a gap; see
+// CloseResult. It returns by ctx's end even if the database ignores the interruption
+// (WriterBusy). The error wraps context.DeadlineExceeded (or ctx's cause) when events were left.
+// A ctx without a deadline drains everything, as Close does. Later calls wait for the first.
+func (s *Store) CloseContext(ctx context.Context) (CloseResult, error) {
 	s.mu.Lock()
-	if s.closed {
+	if s.closeDone != nil {
+		done := s.closeDone
 		s.mu.Unlock()
-		<-s.stopped
-		return nil
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+		return CloseResult{}, nil
 	}
 	s.closed = true
+	s.closeDone = make(chan struct{})
+	defer close(s.closeDone)
+	storedBefore := s.stored.Load()
+	final, cancelFinal := ctx, context.CancelFunc(func() {})
+	if dl, ok := ctx.Deadline(); ok {
+		reserve := max(min(time.Until(dl)/5, maxCloseReserve), 0)
+		final, cancelFinal = context.WithDeadline(ctx, dl.Add(-reserve/2))
+		stopCommits := time.AfterFunc(time.Until(dl.Add(-reserve)), s.cancel)
+		defer stopCommits.Stop()
+	}
+	defer cancelFinal()
+	stop := context.AfterFunc(ctx, s.cancel) // a cancelled ctx stops the commits at once
+	defer stop()
+	s.finalCtx = final
 	s.mu.Unlock()
 	s.signal()
-	<-s.stopped
+
+	busy := false
+	select {
+	case <-s.stopped:
+	case <-ctx.Done():
+		select {
+		case <-s.stopped:
+		default:
+			busy = true
+		}
+	}
 	s.cancel()
-	return errors.Join(s.r.Close(), s.w.Close())
+	s.mu.Lock()
+	res, recordErr := s.closeRes, s.recordErr
+	if busy {
+		// The writer is still in the database: its batch and what waits behind it are left, and
+		// not (yet) recorded.
+		if !s.leaving {
+			res = leftover(append(slices.Clone(s.inFlight), s.queue...))
+		}
+		res.GapRecorded, res.WriterBusy = false, true
+	}
+	s.mu.Unlock()
+	res.Committed = int(s.stored.Load() - storedBefore)
+	err := errors.Join(s.r.Close(), s.w.Close())
+	if res.Dropped > 0 || res.Captures > 0 || res.WriterBusy {
+		cause := context.Cause(ctx)
+		if cause == nil {
+			cause = context.DeadlineExceeded // the commits' share of the time ran out first
+		}
+		what := fmt.Sprintf("%d queued events", res.Dropped)
+		if res.Captures > 0 {
+			what += fmt.Sprintf(" and %d raw messages", res.Captures)
+		}
+		lerr := fmt.Errorf("store: %s not committed before the deadline: %w "+
+			"(give the shutdown more time, or find what slows or locks the database in --data-dir)", what, cause)
+		switch {
+		case res.WriterBusy:
+			lerr = fmt.Errorf("%w; the writer was still in a database call", lerr)
+		case len(res.Gaps) > 0 && !res.GapRecorded:
+			lerr = fmt.Errorf("%w; their seqs %v could not be recorded as a gap (%v): the next start reuses them, "+
+				"and a client resuming across them is not told", lerr, res.Gaps, recordErr)
+		}
+		err = errors.Join(lerr, err)
+	}
+	return res, err
+}
+
+// leftover counts what the writer leaves behind and the seqs of the events, per room and epoch.
+func leftover(items []item) CloseResult {
+	var res CloseResult
+	at := map[[2]string]int{}
+	for _, it := range items {
+		if it.raw != nil {
+			res.Captures++
+			continue
+		}
+		res.Dropped++
+		e := it.ev
+		k := [2]string{roomKey(e.Username), e.Epoch}
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(res.Gaps)
+			res.Gaps = append(res.Gaps, Gap{Room: k[0], Epoch: k[1], From: e.Seq, To: e.Seq})
+			continue
+		}
+		g := &res.Gaps[i]
+		g.From, g.To = min(g.From, e.Seq), max(g.To, e.Seq)
+	}
+	return res
+}
+
+// leave is the writer's end when the close deadline came with events queued: they are dropped,
+// undelivered, and their seqs recorded as a gap, in the time CloseContext kept for that.
+func (s *Store) leave(batch []item) {
+	s.mu.Lock()
+	res := leftover(append(batch, s.queue...))
+	s.queue, s.inFlight, s.events = nil, nil, 0
+	s.closeRes, s.leaving = res, true
+	final := s.finalCtx
+	s.mu.Unlock()
+	if len(res.Gaps) == 0 {
+		return
+	}
+	err := s.recordLeft(final, res.Gaps)
+	s.mu.Lock()
+	s.closeRes.GapRecorded, s.recordErr = err == nil, err
+	s.mu.Unlock()
+}
+
+// recordLeft records, in one small transaction, the gaps of the events the writer leaves, and
+// moves each room's position past them.
+func (s *Store) recordLeft(ctx context.Context, gaps []Gap) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, g := range gaps {
+		if err := insertGap(ctx, tx, g); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // Stats returns the writer's counters.
@@ -305,14 +482,20 @@ func (s *Store) Stats() Stats {
 }
 
 // run is the writer: it takes what is queued, commits it in one transaction and then delivers it.
+// Retention takes bounded turns in between (see retention.go), also while the writer is behind.
 func (s *Store) run(ctx context.Context) {
 	defer close(s.stopped)
-	var retention <-chan time.Time
+	var tick <-chan time.Time
 	if s.opts.Retention > 0 {
-		t := time.NewTicker(min(pruneEvery, max(s.opts.Retention/10, time.Second)))
+		every := min(pruneEvery, max(s.opts.Retention/10, time.Second))
+		if s.opts.pruneInterval > 0 {
+			every = s.opts.pruneInterval
+		}
+		t := time.NewTicker(every)
 		defer t.Stop()
-		retention = t.C
-		s.prune(ctx, s.opts.Now())
+		tick = t.C
+		s.startPrune(s.opts.Now())
+		s.pruneTurn(ctx) // before the first commit: what is already there and old goes first
 	}
 	var batch []item
 	for {
@@ -324,38 +507,62 @@ func (s *Store) run(ctx context.Context) {
 		if len(s.queue) == 0 {
 			s.queue = nil // let a burst's backing array go
 		}
+		s.inFlight = batch
 		closed := s.closed
 		s.mu.Unlock()
 		if len(batch) > 0 {
-			s.writeBatch(ctx, batch)
+			if ctx.Err() != nil || !s.writeBatch(ctx, batch) {
+				s.leave(batch) // the close deadline came: ctx ends only then
+				return
+			}
 			s.mu.Lock()
 			for _, it := range batch {
 				if it.raw == nil {
 					s.events--
 				}
 			}
+			s.inFlight = nil
 			s.mu.Unlock()
 			clear(batch)
+			if !closed {
+				// A writer that never catches up still gives retention a turn now and then.
+				select {
+				case <-tick:
+					s.startPrune(s.opts.Now())
+				default:
+				}
+				if s.pass != nil && time.Since(s.lastTurn) >= pruneSpacing {
+					s.pruneTurn(ctx)
+				}
+			}
 			continue
 		}
 		if closed {
 			return
 		}
+		if s.pass != nil {
+			s.pruneTurn(ctx) // idle: turn after turn, looking at the queue in between
+			continue
+		}
 		select {
 		case <-s.wake:
-		case <-retention:
-			s.prune(ctx, s.opts.Now())
+		case <-tick:
+			s.startPrune(s.opts.Now())
 		}
 	}
 }
 
 // writeBatch stores the batch in one transaction, then delivers its events in order. A failed
-// commit still delivers: the events are recorded as a gap instead.
-func (s *Store) writeBatch(ctx context.Context, batch []item) {
+// commit still delivers: the events are recorded as a gap instead. It reports false, having
+// delivered nothing, when the commit failed because ctx ended (the close deadline).
+func (s *Store) writeBatch(ctx context.Context, batch []item) bool {
 	start := time.Now()
 	err := s.commit(ctx, batch)
 	s.lastCommit.Store(int64(time.Since(start)))
 	s.batches.Add(1)
+	if err != nil && ctx.Err() != nil {
+		return false
+	}
 	if err != nil {
 		s.errs.Add(1)
 		s.log.Error("store: commit failed; events delivered but not stored", "events", len(batch), "err", err)
@@ -384,6 +591,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []item) {
 			s.pruneMemory(ctx)
 		}
 	}
+	return true
 }
 
 func (s *Store) commit(ctx context.Context, batch []item) error {
@@ -443,6 +651,11 @@ func (s *Store) commit(ctx context.Context, batch []item) error {
 	if s.opts.beforeCommit != nil {
 		s.opts.beforeCommit()
 	}
+	if s.opts.commitHook != nil {
+		if err := s.opts.commitHook(ctx); err != nil {
+			return err
+		}
+	}
 	return tx.Commit()
 }
 
@@ -487,15 +700,23 @@ func insertGaps(ctx context.Context, tx *sql.Tx, items []item) error {
 		runs = append(runs, run{roomKey(e.Username), e.Epoch, e.Seq, e.Seq})
 	}
 	for _, r := range runs {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO gaps (username, epoch, from_seq, to_seq) VALUES (?, ?, ?, ?)",
-			r.room, r.epoch, int64(r.from), int64(r.to)); err != nil {
+		if err := insertGap(ctx, tx, Gap{Room: r.room, Epoch: r.epoch, From: r.from, To: r.to}); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO rooms (username, epoch, last_seq) VALUES (?, ?, ?)
-			ON CONFLICT (username) DO UPDATE SET epoch = excluded.epoch, last_seq = max(last_seq, excluded.last_seq)`,
-			r.room, r.epoch, int64(r.to)); err != nil {
-			return err
-		}
+	}
+	return nil
+}
+
+// insertGap records one run of seqs the log does not hold and keeps the room's position past it.
+func insertGap(ctx context.Context, tx *sql.Tx, g Gap) error {
+	if _, err := tx.ExecContext(ctx, "INSERT INTO gaps (username, epoch, from_seq, to_seq) VALUES (?, ?, ?, ?)",
+		g.Room, g.Epoch, int64(g.From), int64(g.To)); err != nil {
+		return fmt.Errorf("record gap %v: %w", g, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO rooms (username, epoch, last_seq) VALUES (?, ?, ?)
+		ON CONFLICT (username) DO UPDATE SET epoch = excluded.epoch, last_seq = max(last_seq, excluded.last_seq)`,
+		g.Room, g.Epoch, int64(g.To)); err != nil {
+		return fmt.Errorf("record gap %v: %w", g, err)
 	}
 	return nil
 }

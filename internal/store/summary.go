@@ -106,7 +106,7 @@ func (s *Store) Leaderboard(ctx context.Context, sc Scope, by string, limit int)
 	for rows.Next() {
 		var e Entry
 		if err := rows.Scan(&e.User.UserID, &e.User.UniqueID, &e.User.Nickname, &e.Value); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("leaderboard: %w", err)
 		}
 		e.Rank = len(out) + 1
 		out = append(out, e)
@@ -153,11 +153,15 @@ func (s *Store) Summary(ctx context.Context, sess Session, now time.Time) (Summa
 		var g GiftFigure
 		if err := rows.Scan(&g.GiftID, &g.GiftName, &g.Count, &g.Diamonds); err != nil {
 			rows.Close()
-			return Summary{}, err
+			return Summary{}, fmt.Errorf("summary: %w", err)
 		}
 		out.Gifts = append(out.Gifts, g)
 	}
+	err = rows.Err()
 	rows.Close()
+	if err != nil {
+		return Summary{}, fmt.Errorf("summary: %w", err)
+	}
 
 	rows, err = s.r.QueryContext(ctx, "SELECT type, count(*) FROM events WHERE session_id = ? AND simulated = 0 GROUP BY type", id)
 	if err != nil {
@@ -168,11 +172,15 @@ func (s *Store) Summary(ctx context.Context, sess Session, now time.Time) (Summa
 		var n int
 		if err := rows.Scan(&t, &n); err != nil {
 			rows.Close()
-			return Summary{}, err
+			return Summary{}, fmt.Errorf("summary: %w", err)
 		}
 		out.EventCounts[t] = n
 	}
+	err = rows.Err()
 	rows.Close()
+	if err != nil {
+		return Summary{}, fmt.Errorf("summary: %w", err)
+	}
 
 	sc := Scope{Session: id}
 	if out.TopGifters, err = s.Leaderboard(ctx, sc, ByDiamonds, 10); err != nil {
