@@ -479,7 +479,7 @@ func (r *runner) emit(ctx context.Context, start time.Time, ingest net.Conn) (in
 			}
 			// The raw broadcaster gets the JSON our server would send for the same message.
 			m.Common = &pb.MessageCommon{MsgId: 7_500_000_000_000_000_000 + seq, RoomId: 7400000000000000001, CreateTimeMs: now.UnixMilli()}
-			ev := event.FromMessage(&webcast.Message{Method: webcast.MethodChat, MsgID: m.Common.MsgId, Decoded: m, ReceivedAt: now}, room)
+			ev := webcast.ToEvent(&webcast.Message{Method: webcast.MethodChat, MsgID: m.Common.MsgId, Decoded: m, ReceivedAt: now}, room)
 			ev.Seq, ev.Epoch = uint64(seq), "bench"
 			line = append(ev.AppendJSON(line[:0]), '\n')
 			if _, err := bw.Write(line); err != nil {

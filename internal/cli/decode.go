@@ -12,6 +12,7 @@ import (
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/capture"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 )
 
 // runDecode implements `tiktok-live-server decode` (see ../shared/spec/events.md, "The decode command").
@@ -83,7 +84,7 @@ func decodeStream(ctx context.Context, r io.Reader, w io.Writer, room event.Room
 
 // decodeLine appends the event line (JSON and a newline) for one non-blank capture line.
 func decodeLine(dst, line []byte, room event.Room, now time.Time) []byte {
-	return appendLine(dst, event.Decode(line, room, now))
+	return appendLine(dst, webcast.DecodeLine(line, room, now))
 }
 
 func appendLine(dst []byte, ev event.Event) []byte {

@@ -122,7 +122,7 @@ func watch(ctx context.Context, up upstreamFlags, user string, stall time.Durati
 		out.Flush() // a line at a time, so a pipe reader sees events as they happen
 	}
 	emit(event.Lifecycle(event.TypeConnectionCreated, room, time.Now(), event.ConnectionCreatedData{RoomID: room.RoomID, IsLive: true}))
-	err = sess.Run(ctx, func(m webcast.Message) { emit(event.FromMessage(&m, room)) })
+	err = sess.Run(ctx, func(m webcast.Message) { emit(webcast.ToEvent(&m, room)) })
 	if ctx.Err() != nil {
 		emit(event.Lifecycle(event.TypeConnectionClosed, room, time.Now(), event.ConnectionClosedData{Reason: "requested"}))
 		return ctx.Err()

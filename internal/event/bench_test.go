@@ -1,31 +1,25 @@
 package event
 
 import (
+	"encoding/json"
+	"os"
 	"testing"
-
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
 )
 
-// The benchmarks use realistic messages: a streak gift (sender with a badge, receiver) and a chat
-// comment with two emotes.
+// The benchmarks use realistic events: a streak gift (sender with a badge, receiver) and a chat
+// comment with two emotes, as internal/webcast converts them (its goldens).
 var benchSamples = []string{"gift_streak_progress", "chat"}
-
-func BenchmarkFromMessage(b *testing.B) {
-	for _, name := range benchSamples {
-		m := messageOf(eventtest.Find(name))
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				_ = FromMessage(&m, testRoom)
-			}
-		})
-	}
-}
 
 func BenchmarkEvent_MarshalJSON(b *testing.B) {
 	for _, name := range benchSamples {
-		m := messageOf(eventtest.Find(name))
-		ev := FromMessage(&m, testRoom)
+		raw, err := os.ReadFile(goldenPath(name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ev Event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			b.Fatal(err)
+		}
 		ev.Seq, ev.Epoch = 12345, testEpoch
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()

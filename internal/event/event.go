@@ -1,6 +1,8 @@
 // Package event is the event contract (../shared/spec/events.md, documented in docs/events.md): the
-// envelope every transport sends, the data of every type, and the conversion from decoded TikTok
-// messages. Everything here is pure: no I/O and no clocks; callers pass the times.
+// envelope every transport sends, the data of every type and its JSON. Everything here is pure: no I/O and no clocks; callers pass the times.
+// It sits at the bottom of the data flow and imports no other package of ours: the conversion from
+// decoded TikTok messages is internal/webcast's (webcast.ToEvent), so nothing downstream needs
+// protobuf.
 package event
 
 import (
@@ -39,7 +41,7 @@ const (
 // Room names the monitored room an event belongs to.
 type Room struct {
 	Username string // the host's @handle
-	RoomID   string // decimal; when empty, FromMessage takes the message's common.room_id
+	RoomID   string // decimal; when empty, webcast.ToEvent takes the message's common.room_id
 }
 
 // Event is one contract event. The JSON form (AppendJSON) has the keys in the order of the fields.

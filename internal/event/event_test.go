@@ -11,12 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/ and the examples in docs/events.md")
+var update = flag.Bool("update", false, "rewrite the lifecycle golden files in testdata/ and the examples in docs/events.md")
 
 var (
 	testRoom   = Room{Username: "streamer", RoomID: "7311111111111111111"}
@@ -24,29 +21,36 @@ var (
 	testEpoch  = "k3v9q2"
 )
 
-// messageOf decodes a sample as the upstream client would.
-func messageOf(s eventtest.Sample) webcast.Message {
-	payload := s.Payload()
-	m := webcast.Message{Method: s.Method, MsgID: s.MsgID, Payload: payload, ReceivedAt: receivedAt}
-	m.Decoded, m.Err = webcast.DecodePayload(s.Method, payload)
-	return m
-}
-
 type goldenCase struct {
 	name string
 	ev   Event
+	read bool // read from its golden file, which internal/webcast checks and rewrites
 }
 
-// goldenEvents is every golden: one per sample (through FromMessage) and one per lifecycle type.
-// Seq and epoch are stamped as the room stream would, so the files (and the docs) show them.
+// tiktokGoldens is where the TikTok types' goldens are: internal/webcast converts the messages and
+// owns those files. Here they are the contract's examples: read back, they must be valid events.
+const tiktokGoldens = "../webcast/testdata"
+
+// goldenEvents is every golden: the TikTok ones, read from tiktokGoldens, then one per lifecycle
+// type, built here. Seq and epoch are stamped as the room stream would, so the files (and the docs)
+// show them.
 func goldenEvents(t testing.TB) []goldenCase {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(tiktokGoldens, "*.golden.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no goldens in %s: %v", tiktokGoldens, err)
+	}
 	var out []goldenCase
-	for i, s := range eventtest.Samples() {
-		m := messageOf(s)
-		m.History = s.Name == "member" // one example of a re-sent message
-		ev := FromMessage(&m, testRoom)
-		ev.Seq, ev.Epoch = uint64(i+1), testEpoch
-		out = append(out, goldenCase{s.Name, ev})
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev Event
+		if err := json.Unmarshal(b, &ev); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		out = append(out, goldenCase{strings.TrimSuffix(filepath.Base(p), ".golden.json"), ev, true})
 	}
 	at := receivedAt
 	life := []struct {
@@ -65,16 +69,19 @@ func goldenEvents(t testing.TB) []goldenCase {
 	for i, l := range life {
 		ev := Lifecycle(l.typ, testRoom, at, l.data)
 		ev.Seq, ev.Epoch = uint64(100+i), testEpoch
-		out = append(out, goldenCase{"lifecycle_" + l.typ, ev})
+		out = append(out, goldenCase{"lifecycle_" + l.typ, ev, false})
 	}
 	return out
 }
 
-// stableProtoErrors undoes the protobuf runtime's habit of putting a no-break space instead of a
-// space into its error texts, at random per build, so goldens holding such a text stay stable.
-func stableProtoErrors(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\u00a0"), []byte(" ")) }
-
-func goldenPath(name string) string { return filepath.Join("testdata", name+".golden.json") }
+// goldenPath is where a golden is: the lifecycle ones here, the TikTok ones in tiktokGoldens.
+func goldenPath(name string) string {
+	dir := "testdata"
+	if !strings.HasPrefix(name, "lifecycle_") {
+		dir = tiktokGoldens
+	}
+	return filepath.Join(dir, name+".golden.json")
+}
 
 func compact(t testing.TB, b []byte) []byte {
 	t.Helper()
@@ -85,10 +92,14 @@ func compact(t testing.TB, b []byte) []byte {
 	return buf.Bytes()
 }
 
+// TestEvent_Golden: every lifecycle event is its golden file (internal/webcast checks the others).
 func TestEvent_Golden(t *testing.T) {
 	for _, c := range goldenEvents(t) {
+		if c.read {
+			continue
+		}
 		t.Run(c.name, func(t *testing.T) {
-			got := stableProtoErrors(c.ev.AppendJSON(nil))
+			got := c.ev.AppendJSON(nil)
 			path := goldenPath(c.name)
 			if *update {
 				var buf bytes.Buffer
@@ -157,7 +168,7 @@ func TestEvent_KeyOrder(t *testing.T) {
 	// Also one with every optional key set.
 	full := cases[0].ev
 	full.History, full.Simulated = true, true
-	cases = append(cases, goldenCase{"all_optional_keys", full})
+	cases = append(cases, goldenCase{name: "all_optional_keys", ev: full})
 	for _, c := range cases {
 		keys := topKeys(t, c.ev.AppendJSON(nil))
 		pos := -1
@@ -343,6 +354,44 @@ func TestEvent_RoundTrip(t *testing.T) {
 				t.Errorf("round trip changed the event\nfirst:  %s\nsecond: %s", b1, b2)
 			}
 		})
+	}
+}
+
+func TestStreakState(t *testing.T) {
+	tests := []struct {
+		giftType  int
+		repeatEnd bool
+		want      string
+	}{
+		{1, false, StreakProgress},
+		{1, true, StreakFinal},
+		{2, false, StreakSingle},
+		{2, true, StreakSingle},
+		{4, false, StreakSingle},
+		{0, false, StreakSingle},
+	}
+	for _, tt := range tests {
+		if got := StreakState(tt.giftType, tt.repeatEnd); got != tt.want {
+			t.Errorf("StreakState(%d, %v) = %q, want %q", tt.giftType, tt.repeatEnd, got, tt.want)
+		}
+	}
+}
+
+func TestTotalDiamonds(t *testing.T) {
+	tests := []struct {
+		diamonds, repeat int
+		want             int64
+	}{
+		{1, 5, 5},
+		{1000, 1, 1000},
+		{1000, 0, 1000}, // repeatCount left out: one gift
+		{0, 7, 0},
+		{44999, 99999, 44999 * 99999},
+	}
+	for _, tt := range tests {
+		if got := TotalDiamonds(tt.diamonds, tt.repeat); got != tt.want {
+			t.Errorf("TotalDiamonds(%d, %d) = %d, want %d", tt.diamonds, tt.repeat, got, tt.want)
+		}
 	}
 }
 

@@ -99,3 +99,11 @@ func (d ErrorData) appendFields(b []byte) []byte {
 	b = appendStringField(b, `,"message":`, d.Message)
 	return appendBoolField(b, `,"retryable":`, d.Retryable)
 }
+
+// DecodeErrorCode is the error code of input that does not give an event (a bad capture line).
+const DecodeErrorCode = "decode"
+
+// DecodeError is the error event of input that does not decode.
+func DecodeError(room Room, at time.Time, err error) Event {
+	return Lifecycle(TypeError, room, at, ErrorData{Code: DecodeErrorCode, Message: err.Error()})
+}

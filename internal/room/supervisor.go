@@ -279,7 +279,7 @@ func (s *Supervisor) watch(ctx context.Context, sess *webcast.Session) error {
 		if rec != nil {
 			rec.AppendRaw(s.username, m.Method, m.MsgID, m.Payload, m.ReceivedAt)
 		}
-		s.stream.Publish(event.FromMessage(&m, room))
+		s.stream.Publish(webcast.ToEvent(&m, room))
 	})
 	stable := time.Since(now) >= stableAfter
 	s.update(func(st *Status) {

@@ -31,7 +31,7 @@ func sampleEvent(name string) event.Event {
 	payload := s.Payload()
 	m := webcast.Message{Method: s.Method, MsgID: s.MsgID, Payload: payload, ReceivedAt: eventTime}
 	m.Decoded, m.Err = webcast.DecodePayload(s.Method, payload)
-	return event.FromMessage(&m, event.Room{Username: "streamer", RoomID: "7311111111111111111"})
+	return webcast.ToEvent(&m, event.Room{Username: "streamer", RoomID: "7311111111111111111"})
 }
 
 // BenchmarkRoom_Publish publishes a chat event with a fresh id each time: dedup, seq, counters, one

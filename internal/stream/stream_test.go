@@ -196,7 +196,7 @@ func TestRoom_PublishSequence(t *testing.T) {
 		payload := s.Payload()
 		m := webcast.Message{Method: s.Method, MsgID: s.MsgID, Payload: payload, ReceivedAt: eventTime}
 		m.Decoded, m.Err = webcast.DecodePayload(s.Method, payload)
-		sent = append(sent, event.FromMessage(&m, event.Room{Username: "Streamer.Live_X"}))
+		sent = append(sent, webcast.ToEvent(&m, event.Room{Username: "Streamer.Live_X"}))
 	}
 	sent = append(sent, event.Lifecycle(event.TypeConnectionCreated, event.Room{Username: "Streamer.Live_X"}, eventTime, nil))
 	for i, e := range sent {

@@ -1,4 +1,4 @@
-package event
+package webcast
 
 import (
 	"maps"
@@ -10,73 +10,77 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
 )
+
+// The conversion of decoded messages into contract events lives here, next to the decoding, so
+// that the contract package (internal/event) and everything downstream of it need no protobuf.
 
 // maxCreateTimeMs is 9999-12-31T23:59:59.999Z. A create time past it cannot be written as RFC 3339,
 // so it is treated as missing (the receive time is used).
 const maxCreateTimeMs = 253402300799999
 
-// FromMessage converts one decoded TikTok message into its event: exactly one per message. A
+// ToEvent converts one decoded TikTok message into its event: exactly one per message. A
 // method without a schema, or a payload that did not decode, gives an "unknown" event that keeps
-// the raw bytes. Seq and Epoch are left for the room stream to set.
-func FromMessage(m *webcast.Message, room Room) Event {
-	e := Event{Username: room.Username, RoomID: room.RoomID, History: m.History}
+// the raw bytes. Seq and Epoch are left for the room stream to set; room.RoomID, when empty, is
+// taken from the message's common.room_id.
+func ToEvent(m *Message, room event.Room) event.Event {
+	e := event.Event{Username: room.Username, RoomID: room.RoomID, History: m.History}
 	var c *pb.MessageCommon // every generated event message has one
 	if cm, ok := m.Decoded.(interface{ GetCommon() *pb.MessageCommon }); ok {
 		c = cm.GetCommon()
 	}
 	switch msg := m.Decoded.(type) {
 	case *pb.ChatMessage:
-		e.Type, e.Data = TypeChat, chatData(msg)
+		e.Type, e.Data = event.TypeChat, chatData(msg)
 	case *pb.GiftMessage:
-		e.Type, e.Data = TypeGift, giftData(msg)
+		e.Type, e.Data = event.TypeGift, giftData(msg)
 	case *pb.LikeMessage:
 		u := userFrom(msg.GetUser(), nil)
-		e.Type, e.Data = TypeLike, LikeData{Sender: u.UniqueID, User: u, LikeCount: int64(msg.GetCount()), TotalLikeCount: msg.GetTotal()}
+		e.Type, e.Data = event.TypeLike, event.LikeData{Sender: u.UniqueID, User: u, LikeCount: int64(msg.GetCount()), TotalLikeCount: msg.GetTotal()}
 	case *pb.MemberMessage:
 		u := userFrom(msg.GetUser(), nil)
-		e.Type, e.Data = TypeMember, MemberData{
+		e.Type, e.Data = event.TypeMember, event.MemberData{
 			Sender: u.UniqueID, User: u, Action: memberAction(msg.GetAction()), ActionID: int(msg.GetAction()),
 			MemberCount: int64(msg.GetMemberCount()),
 		}
 	case *pb.SocialMessage:
 		u := userFrom(msg.GetUser(), nil)
 		key := c.GetDisplayText().GetKey()
-		e.Type, e.Data = TypeSocial, SocialData{
+		e.Type, e.Data = event.TypeSocial, event.SocialData{
 			Sender: u.UniqueID, User: u, Action: socialAction(key, msg.GetAction()), ActionID: msg.GetAction(), DisplayType: key,
 		}
 	case *pb.RoomUserSeqMessage:
-		e.Type, e.Data = TypeRoomUser, roomUserData(msg)
+		e.Type, e.Data = event.TypeRoomUser, roomUserData(msg)
 	case *pb.SubNotifyMessage:
 		u := userFrom(msg.GetUser(), nil)
-		e.Type, e.Data = TypeSubscribe, SubscribeData{Sender: u.UniqueID, User: u, SubMonth: msg.GetSubMonth()}
+		e.Type, e.Data = event.TypeSubscribe, event.SubscribeData{Sender: u.UniqueID, User: u, SubMonth: msg.GetSubMonth()}
 	case *pb.QuestionNewMessage:
 		q := msg.GetQuestion()
 		u := userFrom(q.GetUser(), nil)
-		e.Type, e.Data = TypeQuestion, QuestionData{Sender: u.UniqueID, User: u, QuestionID: formatID(q.GetQuestionId()), QuestionText: q.GetText()}
+		e.Type, e.Data = event.TypeQuestion, event.QuestionData{Sender: u.UniqueID, User: u, QuestionID: formatID(q.GetQuestionId()), QuestionText: q.GetText()}
 	case *pb.EmoteChatMessage:
-		e.Type, e.Data = TypeEmote, emoteData(msg)
+		e.Type, e.Data = event.TypeEmote, emoteData(msg)
 	case *pb.EnvelopeMessage:
-		e.Type, e.Data = TypeEnvelope, envelopeData(msg.GetInfo())
+		e.Type, e.Data = event.TypeEnvelope, envelopeData(msg.GetInfo())
 	case *pb.LiveIntroMessage:
 		u := userFrom(msg.GetHost(), nil)
-		e.Type, e.Data = TypeLiveIntro, LiveIntroData{Sender: u.UniqueID, User: u, Description: msg.GetDescription()}
+		e.Type, e.Data = event.TypeLiveIntro, event.LiveIntroData{Sender: u.UniqueID, User: u, Description: msg.GetDescription()}
 	case *pb.LinkMicBattleMessage:
-		e.Type, e.Data = TypeBattle, battleData(msg)
+		e.Type, e.Data = event.TypeBattle, battleData(msg)
 	case *pb.LinkMicArmiesMessage:
-		e.Type, e.Data = TypeBattleArmies, armiesData(msg)
+		e.Type, e.Data = event.TypeBattleArmies, armiesData(msg)
 	case *pb.ControlMessage:
 		switch a := msg.GetAction(); a {
-		case webcast.ControlEnded, webcast.ControlSuspended:
+		case ControlEnded, ControlSuspended:
 			action := "ended"
-			if a == webcast.ControlSuspended {
+			if a == ControlSuspended {
 				action = "suspended"
 			}
-			e.Type, e.Data = TypeStreamEnd, StreamEndData{Action: action, ActionID: int(a)}
+			e.Type, e.Data = event.TypeStreamEnd, event.StreamEndData{Action: action, ActionID: int(a)}
 		default:
-			e.Type, e.Data = TypeControl, ControlData{Action: controlAction(a), ActionID: int(a)}
+			e.Type, e.Data = event.TypeControl, event.ControlData{Action: controlAction(a), ActionID: int(a)}
 		}
 	default:
 		// No schema, or bytes that did not decode (m.Decoded is nil then). Every webcast message
@@ -84,11 +88,11 @@ func FromMessage(m *webcast.Message, room Room) Event {
 		if c == nil {
 			c = commonOf(m.Payload)
 		}
-		d := UnknownData{Method: m.Method, Payload: m.Payload}
+		d := event.UnknownData{Method: m.Method, Payload: m.Payload}
 		if m.Err != nil {
 			d.Error = m.Err.Error()
 		}
-		e.Type, e.Data = TypeUnknown, d
+		e.Type, e.Data = event.TypeUnknown, d
 	}
 
 	id := m.MsgID
@@ -102,7 +106,7 @@ func FromMessage(m *webcast.Message, room Room) Event {
 	if ms := c.GetCreateTimeMs(); ms > 0 && ms <= maxCreateTimeMs {
 		e.Time = time.UnixMilli(ms).UTC()
 	} else {
-		e.Time = msUTC(m.ReceivedAt)
+		e.Time = m.ReceivedAt.UTC().Truncate(time.Millisecond) // the contract's precision
 	}
 	return e
 }
@@ -144,13 +148,13 @@ func formatID(id int64) string {
 	return strconv.FormatInt(id, 10)
 }
 
-func chatData(m *pb.ChatMessage) ChatData {
+func chatData(m *pb.ChatMessage) event.ChatData {
 	u := userFrom(m.GetUser(), m.GetUserIdentity())
-	d := ChatData{Sender: u.UniqueID, User: u, Comment: m.GetComment()}
+	d := event.ChatData{Sender: u.UniqueID, User: u, Comment: m.GetComment()}
 	if es := m.GetEmotes(); len(es) > 0 {
-		d.Emotes = make([]ChatEmote, len(es))
+		d.Emotes = make([]event.ChatEmote, len(es))
 		for i, ce := range es {
-			d.Emotes[i] = ChatEmote{
+			d.Emotes[i] = event.ChatEmote{
 				EmoteID: ce.GetEmote().GetEmoteId(), Index: int(ce.GetIndex()), ImageURL: firstURL(ce.GetEmote().GetImage()),
 			}
 		}
@@ -158,10 +162,10 @@ func chatData(m *pb.ChatMessage) ChatData {
 	return d
 }
 
-func giftData(m *pb.GiftMessage) GiftData {
+func giftData(m *pb.GiftMessage) event.GiftData {
 	u := userFrom(m.GetUser(), m.GetUserIdentity())
 	g := m.GetGift()
-	d := GiftData{
+	d := event.GiftData{
 		Sender:       u.UniqueID,
 		User:         u,
 		GiftID:       m.GetGiftId(),
@@ -180,8 +184,8 @@ func giftData(m *pb.GiftMessage) GiftData {
 	if d.GiftImageURL == "" {
 		d.GiftImageURL = firstURL(g.GetIcon())
 	}
-	d.StreakState = StreakState(d.GiftType, d.RepeatEnd)
-	d.TotalDiamonds = TotalDiamonds(d.DiamondCount, d.RepeatCount)
+	d.StreakState = event.StreakState(d.GiftType, d.RepeatEnd)
+	d.TotalDiamonds = event.TotalDiamonds(d.DiamondCount, d.RepeatCount)
 	return d
 }
 
@@ -218,9 +222,9 @@ func socialAction(key string, action int64) string {
 
 func controlAction(a int32) string {
 	switch a {
-	case webcast.ControlPaused:
+	case ControlPaused:
 		return "paused"
-	case webcast.ControlUnpaused:
+	case ControlUnpaused:
 		return "unpaused"
 	}
 	return "other"
@@ -241,24 +245,24 @@ func battleAction(a int32) string {
 	return "other"
 }
 
-func roomUserData(m *pb.RoomUserSeqMessage) RoomUserData {
-	d := RoomUserData{ViewerCount: m.GetViewerCount(), TotalUser: m.GetTotalUser()}
+func roomUserData(m *pb.RoomUserSeqMessage) event.RoomUserData {
+	d := event.RoomUserData{ViewerCount: m.GetViewerCount(), TotalUser: m.GetTotalUser()}
 	if rs := m.GetRanks(); len(rs) > 0 {
-		d.TopViewers = make([]TopViewer, len(rs))
+		d.TopViewers = make([]event.TopViewer, len(rs))
 		for i, r := range rs {
-			d.TopViewers[i] = TopViewer{User: userFrom(r.GetUser(), nil), CoinCount: r.GetCoinCount(), Rank: r.GetRank()}
+			d.TopViewers[i] = event.TopViewer{User: userFrom(r.GetUser(), nil), CoinCount: r.GetCoinCount(), Rank: r.GetRank()}
 		}
 	}
 	return d
 }
 
-func emoteData(m *pb.EmoteChatMessage) EmoteData {
+func emoteData(m *pb.EmoteChatMessage) event.EmoteData {
 	u := userFrom(m.GetUser(), m.GetUserIdentity())
-	d := EmoteData{Sender: u.UniqueID, User: u}
+	d := event.EmoteData{Sender: u.UniqueID, User: u}
 	if es := m.GetEmotes(); len(es) > 0 {
-		d.Emotes = make([]Emote, len(es))
+		d.Emotes = make([]event.Emote, len(es))
 		for i, em := range es {
-			d.Emotes[i] = Emote{EmoteID: em.GetEmoteId(), ImageURL: firstURL(em.GetImage())}
+			d.Emotes[i] = event.Emote{EmoteID: em.GetEmoteId(), ImageURL: firstURL(em.GetImage())}
 		}
 	}
 	return d
@@ -266,9 +270,9 @@ func emoteData(m *pb.EmoteChatMessage) EmoteData {
 
 // envelopeData: the wire names the sender by id, name and avatar only, so the user object gets
 // those and no uniqueId (sender stays "").
-func envelopeData(info *pb.EnvelopeInfo) EnvelopeData {
-	return EnvelopeData{
-		User: User{
+func envelopeData(info *pb.EnvelopeInfo) event.EnvelopeData {
+	return event.EnvelopeData{
+		User: event.User{
 			UserID:    info.GetSendUserId(),
 			Nickname:  info.GetSendUserName(),
 			AvatarURL: firstURL(info.GetSendUserAvatar()),
@@ -281,30 +285,30 @@ func envelopeData(info *pb.EnvelopeInfo) EnvelopeData {
 }
 
 // battleData lists the hosts sorted by id: the wire has them in a map, whose order Go randomises.
-func battleData(m *pb.LinkMicBattleMessage) BattleData {
-	d := BattleData{BattleID: formatID(m.GetBattleId()), ActionID: int(m.GetAction()), Action: battleAction(m.GetAction())}
+func battleData(m *pb.LinkMicBattleMessage) event.BattleData {
+	d := event.BattleData{BattleID: formatID(m.GetBattleId()), ActionID: int(m.GetAction()), Action: battleAction(m.GetAction())}
 	anchors := m.GetAnchors()
 	if len(anchors) > 0 {
-		d.Teams = make([]BattleTeam, 0, len(anchors))
+		d.Teams = make([]event.BattleTeam, 0, len(anchors))
 		for _, id := range slices.Sorted(maps.Keys(anchors)) {
-			d.Teams = append(d.Teams, BattleTeam{HostUserID: strconv.FormatInt(id, 10), User: battleUser(anchors[id].GetUser())})
+			d.Teams = append(d.Teams, event.BattleTeam{HostUserID: strconv.FormatInt(id, 10), User: battleUser(anchors[id].GetUser())})
 		}
 	}
 	return d
 }
 
-func armiesData(m *pb.LinkMicArmiesMessage) BattleArmiesData {
-	d := BattleArmiesData{BattleID: formatID(m.GetBattleId())}
+func armiesData(m *pb.LinkMicArmiesMessage) event.BattleArmiesData {
+	d := event.BattleArmiesData{BattleID: formatID(m.GetBattleId())}
 	armies := m.GetArmies()
 	if len(armies) > 0 {
-		d.Teams = make([]ArmyTeam, 0, len(armies))
+		d.Teams = make([]event.ArmyTeam, 0, len(armies))
 		for _, id := range slices.Sorted(maps.Keys(armies)) {
 			army := armies[id]
-			t := ArmyTeam{HostUserID: strconv.FormatInt(id, 10), Points: army.GetHostScore()}
+			t := event.ArmyTeam{HostUserID: strconv.FormatInt(id, 10), Points: army.GetHostScore()}
 			var sum int64
 			for _, u := range army.GetUsers() {
 				sum += u.GetScore()
-				t.Users = append(t.Users, ArmyUser{User: armyUser(u), Score: u.GetScore()})
+				t.Users = append(t.Users, event.ArmyUser{User: armyUser(u), Score: u.GetScore()})
 			}
 			if t.Points == 0 {
 				t.Points = sum // some frames carry only the per-viewer scores
@@ -316,19 +320,19 @@ func armiesData(m *pb.LinkMicArmiesMessage) BattleArmiesData {
 }
 
 // battleUser and armyUser map the battle messages' own user structs to the contract's User.
-func battleUser(u *pb.BattleUser) User {
+func battleUser(u *pb.BattleUser) event.User {
 	if u == nil {
-		return User{}
+		return event.User{}
 	}
-	out := User{UniqueID: u.GetDisplayId(), Nickname: u.GetNickname(), AvatarURL: firstURL(u.GetAvatarThumb())}
+	out := event.User{UniqueID: u.GetDisplayId(), Nickname: u.GetNickname(), AvatarURL: firstURL(u.GetAvatarThumb())}
 	if u.GetUserId() != 0 {
 		out.UserID = strconv.FormatInt(u.GetUserId(), 10)
 	}
 	return out
 }
 
-func armyUser(u *pb.BattleArmyUser) User {
-	out := User{Nickname: u.GetNickname(), AvatarURL: firstURL(u.GetAvatarThumb()), UserID: u.GetUserIdStr()}
+func armyUser(u *pb.BattleArmyUser) event.User {
+	out := event.User{Nickname: u.GetNickname(), AvatarURL: firstURL(u.GetAvatarThumb()), UserID: u.GetUserIdStr()}
 	if u.GetUserId() != 0 {
 		out.UserID = strconv.FormatInt(u.GetUserId(), 10)
 	}

@@ -1,4 +1,4 @@
-package event
+package webcast
 
 import (
 	"errors"
@@ -6,48 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
 )
-
-func TestStreakState(t *testing.T) {
-	tests := []struct {
-		giftType  int
-		repeatEnd bool
-		want      string
-	}{
-		{1, false, StreakProgress},
-		{1, true, StreakFinal},
-		{2, false, StreakSingle},
-		{2, true, StreakSingle},
-		{4, false, StreakSingle},
-		{0, false, StreakSingle},
-	}
-	for _, tt := range tests {
-		if got := StreakState(tt.giftType, tt.repeatEnd); got != tt.want {
-			t.Errorf("StreakState(%d, %v) = %q, want %q", tt.giftType, tt.repeatEnd, got, tt.want)
-		}
-	}
-}
-
-func TestTotalDiamonds(t *testing.T) {
-	tests := []struct {
-		diamonds, repeat int
-		want             int64
-	}{
-		{1, 5, 5},
-		{1000, 1, 1000},
-		{1000, 0, 1000}, // repeatCount left out: one gift
-		{0, 7, 0},
-		{44999, 99999, 44999 * 99999},
-	}
-	for _, tt := range tests {
-		if got := TotalDiamonds(tt.diamonds, tt.repeat); got != tt.want {
-			t.Errorf("TotalDiamonds(%d, %d) = %d, want %d", tt.diamonds, tt.repeat, got, tt.want)
-		}
-	}
-}
 
 func TestSocialAction(t *testing.T) {
 	tests := []struct {
@@ -80,70 +42,70 @@ func TestMemberAction(t *testing.T) {
 	}
 }
 
-func TestFromMessage_Control(t *testing.T) {
+func TestToEvent_Control(t *testing.T) {
 	tests := []struct {
 		action   int32
 		typ      string
-		wantData Data
+		wantData event.Data
 	}{
-		{0, TypeControl, ControlData{Action: "other", ActionID: 0}},
-		{1, TypeControl, ControlData{Action: "paused", ActionID: 1}},
-		{2, TypeControl, ControlData{Action: "unpaused", ActionID: 2}},
-		{3, TypeStreamEnd, StreamEndData{Action: "ended", ActionID: 3}},
-		{4, TypeStreamEnd, StreamEndData{Action: "suspended", ActionID: 4}},
-		{9, TypeControl, ControlData{Action: "other", ActionID: 9}},
+		{0, event.TypeControl, event.ControlData{Action: "other", ActionID: 0}},
+		{1, event.TypeControl, event.ControlData{Action: "paused", ActionID: 1}},
+		{2, event.TypeControl, event.ControlData{Action: "unpaused", ActionID: 2}},
+		{3, event.TypeStreamEnd, event.StreamEndData{Action: "ended", ActionID: 3}},
+		{4, event.TypeStreamEnd, event.StreamEndData{Action: "suspended", ActionID: 4}},
+		{9, event.TypeControl, event.ControlData{Action: "other", ActionID: 9}},
 	}
 	for _, tt := range tests {
-		m := webcast.Message{Method: webcast.MethodControl, Decoded: &pb.ControlMessage{Action: tt.action}, ReceivedAt: receivedAt}
-		ev := FromMessage(&m, testRoom)
+		m := Message{Method: MethodControl, Decoded: &pb.ControlMessage{Action: tt.action}, ReceivedAt: receivedAt}
+		ev := ToEvent(&m, testRoom)
 		if ev.Type != tt.typ || !reflect.DeepEqual(ev.Data, tt.wantData) {
 			t.Errorf("action %d: got %s %#v, want %s %#v", tt.action, ev.Type, ev.Data, tt.typ, tt.wantData)
 		}
 	}
 }
 
-func TestFromMessage_Envelope(t *testing.T) {
+func TestToEvent_Envelope(t *testing.T) {
 	common := &pb.MessageCommon{MsgId: 77, RoomId: 88, CreateTimeMs: eventtest.BaseTime}
 	tests := []struct {
 		name       string
-		m          webcast.Message
-		room       Room
+		m          Message
+		room       event.Room
 		wantID     string
 		wantRoomID string
 		wantTime   time.Time
 	}{
 		{
 			name:   "wire id and create time",
-			m:      webcast.Message{MsgID: 5, Decoded: &pb.LikeMessage{Common: common}, ReceivedAt: receivedAt},
+			m:      Message{MsgID: 5, Decoded: &pb.LikeMessage{Common: common}, ReceivedAt: receivedAt},
 			room:   testRoom,
 			wantID: "5", wantRoomID: testRoom.RoomID, wantTime: time.UnixMilli(eventtest.BaseTime).UTC(),
 		},
 		{
 			name:   "common id and room when the message has none",
-			m:      webcast.Message{Decoded: &pb.LikeMessage{Common: common}, ReceivedAt: receivedAt},
-			room:   Room{Username: "x"},
+			m:      Message{Decoded: &pb.LikeMessage{Common: common}, ReceivedAt: receivedAt},
+			room:   event.Room{Username: "x"},
 			wantID: "77", wantRoomID: "88", wantTime: time.UnixMilli(eventtest.BaseTime).UTC(),
 		},
 		{
 			name:   "no common: receive time, truncated to ms",
-			m:      webcast.Message{Decoded: &pb.LikeMessage{}, ReceivedAt: receivedAt.In(time.FixedZone("x", 3600))},
-			room:   Room{},
+			m:      Message{Decoded: &pb.LikeMessage{}, ReceivedAt: receivedAt.In(time.FixedZone("x", 3600))},
+			room:   event.Room{},
 			wantID: "", wantRoomID: "", wantTime: receivedAt.Truncate(time.Millisecond),
 		},
 		{
 			name: "create time past year 9999 is ignored",
-			m: webcast.Message{Decoded: &pb.LikeMessage{Common: &pb.MessageCommon{CreateTimeMs: 1 << 62}},
+			m: Message{Decoded: &pb.LikeMessage{Common: &pb.MessageCommon{CreateTimeMs: 1 << 62}},
 				ReceivedAt: receivedAt},
 			wantTime: receivedAt.Truncate(time.Millisecond),
 		},
 		{
 			name:     "negative create time is ignored",
-			m:        webcast.Message{Decoded: &pb.LikeMessage{Common: &pb.MessageCommon{CreateTimeMs: -5}}, ReceivedAt: receivedAt},
+			m:        Message{Decoded: &pb.LikeMessage{Common: &pb.MessageCommon{CreateTimeMs: -5}}, ReceivedAt: receivedAt},
 			wantTime: receivedAt.Truncate(time.Millisecond),
 		},
 		{
 			name: "unknown method: common read from the raw bytes",
-			m: webcast.Message{Method: "WebcastRoomPinMessage", Payload: eventtest.Find("unknown").Payload(),
+			m: Message{Method: "WebcastRoomPinMessage", Payload: eventtest.Find("unknown").Payload(),
 				ReceivedAt: receivedAt},
 			wantID: "7311500000000000023", wantRoomID: "7311111111111111111",
 			wantTime: time.UnixMilli(eventtest.BaseTime + 23000).UTC(),
@@ -151,60 +113,60 @@ func TestFromMessage_Envelope(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev := FromMessage(&tt.m, tt.room)
+			ev := ToEvent(&tt.m, tt.room)
 			if ev.ID != tt.wantID || ev.RoomID != tt.wantRoomID || !ev.Time.Equal(tt.wantTime) || ev.Time.Location() != time.UTC {
 				t.Errorf("got id %q room %q time %v, want %q %q %v", ev.ID, ev.RoomID, ev.Time, tt.wantID, tt.wantRoomID, tt.wantTime)
 			}
 			if ev.Seq != 0 || ev.Epoch != "" {
-				t.Errorf("FromMessage set seq %d epoch %q", ev.Seq, ev.Epoch)
+				t.Errorf("ToEvent set seq %d epoch %q", ev.Seq, ev.Epoch)
 			}
 		})
 	}
 }
 
-func TestFromMessage_Unknown(t *testing.T) {
+func TestToEvent_Unknown(t *testing.T) {
 	tests := []struct {
 		name string
-		m    webcast.Message
-		want UnknownData
+		m    Message
+		want event.UnknownData
 	}{
 		{
 			name: "no schema",
-			m:    webcast.Message{Method: "WebcastRankUpdateMessage", Payload: []byte{1, 2, 3}},
-			want: UnknownData{Method: "WebcastRankUpdateMessage", Payload: []byte{1, 2, 3}},
+			m:    Message{Method: "WebcastRankUpdateMessage", Payload: []byte{1, 2, 3}},
+			want: event.UnknownData{Method: "WebcastRankUpdateMessage", Payload: []byte{1, 2, 3}},
 		},
 		{
 			name: "decode failed",
-			m:    webcast.Message{Method: webcast.MethodGift, Payload: []byte{0x0a}, Err: errors.New("boom")},
-			want: UnknownData{Method: webcast.MethodGift, Payload: []byte{0x0a}, Error: "boom"},
+			m:    Message{Method: MethodGift, Payload: []byte{0x0a}, Err: errors.New("boom")},
+			want: event.UnknownData{Method: MethodGift, Payload: []byte{0x0a}, Error: "boom"},
 		},
 		{
 			name: "empty",
-			m:    webcast.Message{},
-			want: UnknownData{},
+			m:    Message{},
+			want: event.UnknownData{},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev := FromMessage(&tt.m, testRoom)
-			if ev.Type != TypeUnknown || !reflect.DeepEqual(ev.Data, tt.want) {
+			ev := ToEvent(&tt.m, testRoom)
+			if ev.Type != event.TypeUnknown || !reflect.DeepEqual(ev.Data, tt.want) {
 				t.Errorf("got %s %#v, want unknown %#v", ev.Type, ev.Data, tt.want)
 			}
 		})
 	}
 }
 
-func TestFromMessage_Gift(t *testing.T) {
+func TestToEvent_Gift(t *testing.T) {
 	tests := []struct {
 		name string
 		msg  *pb.GiftMessage
-		want func(*GiftData) // checks beyond the goldens
+		want func(*event.GiftData) // checks beyond the goldens
 	}{
 		{
 			name: "gift id from the gift struct when field 2 is absent",
 			msg:  &pb.GiftMessage{Gift: &pb.GiftInfo{Id: 5655, Type: 1, DiamondCount: 1, Icon: &pb.Image{Urls: []string{"icon"}}}, RepeatCount: 2},
-			want: func(d *GiftData) {
-				if d.GiftID != 5655 || d.GiftImageURL != "icon" || d.StreakState != StreakProgress || d.TotalDiamonds != 2 {
+			want: func(d *event.GiftData) {
+				if d.GiftID != 5655 || d.GiftImageURL != "icon" || d.StreakState != event.StreakProgress || d.TotalDiamonds != 2 {
 					t.Errorf("got %+v", d)
 				}
 			},
@@ -212,8 +174,8 @@ func TestFromMessage_Gift(t *testing.T) {
 		{
 			name: "no users: empty sender and user, null toUser",
 			msg:  &pb.GiftMessage{Gift: &pb.GiftInfo{Type: 2, DiamondCount: 10}},
-			want: func(d *GiftData) {
-				if d.Sender != "" || !reflect.DeepEqual(d.User, User{}) || d.ToUser != nil || d.TotalDiamonds != 10 || d.StreakID != "" {
+			want: func(d *event.GiftData) {
+				if d.Sender != "" || !reflect.DeepEqual(d.User, event.User{}) || d.ToUser != nil || d.TotalDiamonds != 10 || d.StreakID != "" {
 					t.Errorf("got %+v", d)
 				}
 			},
@@ -221,8 +183,8 @@ func TestFromMessage_Gift(t *testing.T) {
 		{
 			name: "repeatEnd is true only for 1",
 			msg:  &pb.GiftMessage{RepeatEnd: 2, Gift: &pb.GiftInfo{Type: 1}},
-			want: func(d *GiftData) {
-				if d.RepeatEnd || d.StreakState != StreakProgress {
+			want: func(d *event.GiftData) {
+				if d.RepeatEnd || d.StreakState != event.StreakProgress {
 					t.Errorf("got %+v", d)
 				}
 			},
@@ -230,9 +192,9 @@ func TestFromMessage_Gift(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := webcast.Message{Method: webcast.MethodGift, Decoded: tt.msg}
-			ev := FromMessage(&m, testRoom)
-			d, ok := ev.Data.(GiftData)
+			m := Message{Method: MethodGift, Decoded: tt.msg}
+			ev := ToEvent(&m, testRoom)
+			d, ok := ev.Data.(event.GiftData)
 			if !ok {
 				t.Fatalf("data %T", ev.Data)
 			}
@@ -249,29 +211,29 @@ func TestUserFrom(t *testing.T) {
 		name string
 		u    *pb.User
 		id   *pb.UserIdentity
-		want User
+		want event.User
 	}{
-		{name: "nil", want: User{}},
+		{name: "nil", want: event.User{}},
 		{
 			name: "plain",
 			u:    &pb.User{Id: 42, UniqueId: "a", Nickname: "A", AvatarThumb: &pb.Image{Urls: []string{"u1", "u2"}}, FollowInfo: &pb.FollowInfo{FollowStatus: 3}},
-			want: User{UserID: "42", UniqueID: "a", Nickname: "A", AvatarURL: "u1", FollowRole: 3},
+			want: event.User{UserID: "42", UniqueID: "a", Nickname: "A", AvatarURL: "u1", FollowRole: 3},
 		},
 		{
 			name: "identity says moderator and subscriber",
 			u:    &pb.User{UniqueId: "a"},
 			id:   &pb.UserIdentity{IsModeratorOfAnchor: true, IsSubscriberOfAnchor: true},
-			want: User{UniqueID: "a", IsModerator: true, IsSubscriber: true},
+			want: event.User{UniqueID: "a", IsModerator: true, IsSubscriber: true},
 		},
 		{
 			name: "wire is_subscriber",
 			u:    &pb.User{IsSubscriber: true},
-			want: User{IsSubscriber: true},
+			want: event.User{IsSubscriber: true},
 		},
 		{
 			name: "badges",
 			u:    &pb.User{Badges: []*pb.Badge{badge(7, ""), badge(8, "31"), badge(10, "x"), badge(99, "2")}},
-			want: User{IsSubscriber: true, GifterLevel: 31, Badges: []Badge{
+			want: event.User{IsSubscriber: true, GifterLevel: 31, Badges: []event.Badge{
 				{Scene: 7, Type: "subscriber"},
 				{Scene: 8, Type: "gifter", Level: 31},
 				{Scene: 10, Type: "fan"}, // junk level
@@ -284,7 +246,7 @@ func TestUserFrom(t *testing.T) {
 				{Scene: 3, Text: &pb.BadgeText{Key: "friends_badge"}},
 				{Scene: 5, Text: &pb.BadgeText{DefaultPattern: "Lv.{0:string} {1:string}!", Pieces: []string{"7"}}},
 			}},
-			want: User{Badges: []Badge{
+			want: event.User{Badges: []event.Badge{
 				{Scene: 3, Type: "friends", Label: "friends_badge"},
 				{Scene: 5, Type: "activity", Label: "Lv.7 !"},
 			}},
@@ -322,19 +284,19 @@ func TestFillPattern(t *testing.T) {
 	}
 }
 
-func TestFromMessage_Battle(t *testing.T) {
+func TestToEvent_Battle(t *testing.T) {
 	m := messageOf(eventtest.Find("battle"))
 	// Map order is random in Go: the teams must come out sorted every time.
 	for range 20 {
-		ev := FromMessage(&m, testRoom)
-		d := ev.Data.(BattleData)
+		ev := ToEvent(&m, testRoom)
+		d := ev.Data.(event.BattleData)
 		if len(d.Teams) != 2 || d.Teams[0].HostUserID != "6900000000000000001" || d.Teams[1].HostUserID != "6900000000000000777" {
 			t.Fatalf("teams %+v", d.Teams)
 		}
 	}
 	m = messageOf(eventtest.Find("battle_armies"))
 	for range 20 {
-		d := FromMessage(&m, testRoom).Data.(BattleArmiesData)
+		d := ToEvent(&m, testRoom).Data.(event.BattleArmiesData)
 		if len(d.Teams) != 2 || d.Teams[0].Points != 1005 || d.Teams[1].Points != 299 || len(d.Teams[0].Users) != 2 {
 			t.Fatalf("teams %+v", d.Teams)
 		}
