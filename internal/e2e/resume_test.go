@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/web"
 )
 
@@ -51,7 +52,7 @@ func (rs *resumeServer) publish(comment string) {
 	seq := len(rs.log) + 1
 	ev, _ := json.Marshal(map[string]any{
 		"type": "chat", "username": fakeRoom, "seq": seq, "epoch": rs.epoch, "id": strconv.Itoa(1000 + seq),
-		"time": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		"time": time.Now().UTC().Format(event.TimeLayout),
 		"data": map[string]any{"comment": comment, "user": map[string]any{"userId": "42", "uniqueId": "carl", "nickname": "Carl"}},
 	})
 	rs.log = append(rs.log, ev)

@@ -11,8 +11,9 @@ import (
 	"unicode/utf8"
 )
 
-// timeLayout is the contract's time format: RFC 3339, UTC, exactly three fraction digits.
-const timeLayout = "2006-01-02T15:04:05.000Z"
+// TimeLayout is the contract's time format: RFC 3339, UTC, exactly three fraction digits. The Z is
+// a literal, so format UTC times only: t.UTC().Format(event.TimeLayout).
+const TimeLayout = "2006-01-02T15:04:05.000Z"
 
 var base64Std = base64.StdEncoding
 
@@ -219,7 +220,7 @@ func appendBoolField(b []byte, key string, v bool) []byte {
 // appendTime writes t as a quoted contract time.
 func appendTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, timeLayout)
+	b = t.UTC().AppendFormat(b, TimeLayout)
 	return append(b, '"')
 }
 

@@ -213,7 +213,7 @@ func normalize(v any) any {
 		}
 	case string:
 		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			return t.UTC().Format(timeLayout)
+			return t.UTC().Format(TimeLayout)
 		}
 	}
 	return v

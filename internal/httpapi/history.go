@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/capture"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
 )
@@ -275,7 +276,7 @@ var csvHeader = []string{"seq", "epoch", "time", "type", "id", "userId", "unique
 func csvRecord(rec []string, r *store.Row) {
 	rec[0] = strconv.FormatUint(r.Seq, 10)
 	rec[1] = r.Epoch
-	rec[2] = r.At.Format("2006-01-02T15:04:05.000Z")
+	rec[2] = r.At.Format(event.TimeLayout)
 	rec[3] = r.Type
 	rec[4] = r.MsgID
 	rec[5] = r.UserID

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 )
@@ -47,7 +48,7 @@ func (t jsTime) MarshalJSON() ([]byte, error) {
 	if tt.IsZero() {
 		return []byte("null"), nil
 	}
-	return []byte(`"` + tt.UTC().Format("2006-01-02T15:04:05.000Z") + `"`), nil
+	return []byte(`"` + tt.UTC().Format(event.TimeLayout) + `"`), nil
 }
 
 func nullString(s string) *string {
