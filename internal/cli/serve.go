@@ -312,7 +312,7 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 
 	h := hub.New(hub.Options{MaxQueueBytes: f.queueBytes})
 	st, err := store.Open(ctx, store.Options{
-		Dir: f.dataDir, Deliver: func(p any) { h.Publish(p.(*hub.Message)) }, QueueLimit: f.storeQueue,
+		Dir: f.dataDir, Deliver: h.Publish, QueueLimit: f.storeQueue,
 		Retention: f.retentionDur, Record: f.record, Logger: log,
 	})
 	if err != nil {

@@ -1,5 +1,6 @@
 // Package event is the event contract (../shared/spec/events.md, documented in docs/events.md): the
-// envelope every transport sends, the data of every type and its JSON. Everything here is pure: no I/O and no clocks; callers pass the times.
+// envelope every transport sends, the data of every type, its JSON, and Encoded, the encoded form
+// the store and the hub pass on. Everything here is pure: no I/O and no clocks; callers pass the times.
 // It sits at the bottom of the data flow and imports no other package of ours: the conversion from
 // decoded TikTok messages is internal/webcast's (webcast.ToEvent), so nothing downstream needs
 // protobuf.

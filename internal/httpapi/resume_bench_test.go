@@ -26,8 +26,8 @@ func BenchmarkServer_Resume10k(b *testing.B) {
 	h := hub.New(hub.Options{})
 	delivered := make(chan struct{})
 	n := 0
-	st, err := store.Open(ctx, store.Options{Dir: b.TempDir(), QueueLimit: 1 << 30, Deliver: func(p any) {
-		h.Publish(p.(*hub.Message))
+	st, err := store.Open(ctx, store.Options{Dir: b.TempDir(), QueueLimit: 1 << 30, Deliver: func(m *hub.Message) {
+		h.Publish(m)
 		if n++; n == missed+1 {
 			close(delivered)
 		}

@@ -59,7 +59,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	}
 	u := fake.URLs()
 	h := hub.New(hub.Options{MaxQueueBytes: o.queueBytes})
-	st, err := store.Open(ctx, store.Options{Dir: o.dataDir, Record: o.record, Deliver: func(p any) { h.Publish(p.(*hub.Message)) }})
+	st, err := store.Open(ctx, store.Options{Dir: o.dataDir, Record: o.record, Deliver: h.Publish})
 	if err != nil {
 		t.Fatal(err)
 	}

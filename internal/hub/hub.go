@@ -6,17 +6,13 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 )
 
-// Message is one event, encoded once, shared read-only by every subscriber.
-type Message struct {
-	Room       string // the room's username, lower case
-	Type       string // event type, e.g. "gift", "chat", "connection_created"
-	Seq        uint64 // position in the room's stream
-	Epoch      string // the room stream's identity (shared, not copied)
-	StreakStep bool   // a gift step of a running streak (streakState "progress"); Filter.FinalGiftsOnly drops it
-	JSON       []byte // the event's JSON object, no trailing newline; never modified after Publish
-}
+// Message is one event, encoded once, shared read-only by every subscriber. It is the contract's
+// encoded event, so the store can pass it on without knowing the hub.
+type Message = event.Encoded
 
 // ClientInfo describes a subscriber for stats and logs.
 type ClientInfo struct {

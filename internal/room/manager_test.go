@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 )
@@ -372,8 +371,8 @@ func (l *gateLog) Position(ctx context.Context, room string) (string, uint64, er
 	}
 }
 
-func (l *gateLog) Append(e *event.Event, js []byte, payload any) {
-	l.pub.Publish(payload.(*hub.Message))
+func (l *gateLog) Append(e *event.Event, m *event.Encoded) {
+	l.pub.Publish(m)
 }
 
 // within fails the test unless fn returns within d (generous: it only must not wait for the log).

@@ -55,9 +55,9 @@ var (
 type Options struct {
 	// Dir holds events.db; "" keeps everything in memory, bounded by MemoryMaxEvents.
 	Dir string
-	// Deliver is called by the writer, in append order, with each Append's payload once its event
+	// Deliver is called by the writer, in append order, with each Append's message once its event
 	// is committed (or deliberately left unstored). It must not block for long: the hub's Publish.
-	Deliver func(payload any)
+	Deliver func(m *event.Encoded)
 	// QueueLimit is how many events may wait for the writer before new ones are delivered
 	// without being stored; 0 = DefaultQueueLimit. Twice as many and new ones are shed.
 	QueueLimit int
@@ -123,11 +123,11 @@ type Stats struct {
 	SchemaVersion int           `json:"schemaVersion"`
 }
 
-// item is one queued append: an event (with its payload for Deliver) or a raw message.
+// item is one queued append: an event (with its encoded form, stored and then delivered) or a raw
+// message.
 type item struct {
 	ev       *event.Event
-	json     []byte
-	payload  any
+	msg      *event.Encoded
 	unstored bool // deliver, do not store
 	raw      *rawMessage
 }
@@ -193,7 +193,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts.Now = time.Now
 	}
 	if opts.Deliver == nil {
-		opts.Deliver = func(any) {}
+		opts.Deliver = func(*event.Encoded) {}
 	}
 	var dsn string
 	memory := opts.Dir == ""
@@ -270,9 +270,10 @@ func (s *Store) Position(ctx context.Context, room string) (epoch string, seq ui
 	return epoch, seq, nil
 }
 
-// Append queues e (already sequenced, with its JSON) for the log; the writer then calls
-// Options.Deliver(payload). It never blocks on disk. e and jsonBytes must not change afterwards.
-func (s *Store) Append(e *event.Event, jsonBytes []byte, payload any) {
+// Append queues e (already sequenced) and m, its encoding, for the log: m.JSON is what is stored,
+// and the writer then calls Options.Deliver(m). It never blocks on disk. e and m must not change
+// afterwards.
+func (s *Store) Append(e *event.Event, m *event.Encoded) {
 	s.appended.Add(1)
 	s.mu.Lock()
 	if s.closed {
@@ -282,7 +283,7 @@ func (s *Store) Append(e *event.Event, jsonBytes []byte, payload any) {
 		s.shed.Add(1)
 		return
 	}
-	it := item{ev: e, json: jsonBytes, payload: payload}
+	it := item{ev: e, msg: m}
 	switch {
 	case s.events >= 2*s.opts.QueueLimit:
 		s.mu.Unlock()
@@ -582,7 +583,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []item) bool {
 		} else {
 			s.stored.Add(1)
 		}
-		s.opts.Deliver(it.payload)
+		s.opts.Deliver(it.msg)
 	}
 	if s.memory {
 		s.sincePrune += len(batch)
@@ -630,7 +631,7 @@ func (s *Store) commit(ctx context.Context, batch []item) error {
 		c := columnsOf(e)
 		if _, err := ins.ExecContext(ctx, roomKey(e.Username), e.Epoch, int64(e.Seq), sid, e.Type, nullStr(e.ID), e.Time.UnixMilli(),
 			nullStr(c.userID), nullStr(c.uniqueID), nullStr(c.nickname), nullStr(c.action), c.giftID, nullStr(c.giftName),
-			c.amount, c.diamonds, c.viewers, e.Simulated, it.json); err != nil {
+			c.amount, c.diamonds, c.viewers, e.Simulated, it.msg.JSON); err != nil {
 			return fmt.Errorf("insert event %s #%d: %w", e.Username, e.Seq, err)
 		}
 	}

@@ -33,9 +33,9 @@ type feed struct {
 func openStore(t testing.TB, opts Options) (*Store, *feed) {
 	t.Helper()
 	f := &feed{t: t, room: "alice", epoch: "00000000000000e1", at: time.Date(2026, 11, 1, 20, 0, 0, 0, time.UTC)}
-	opts.Deliver = func(p any) {
+	opts.Deliver = func(m *event.Encoded) {
 		f.mu.Lock()
-		f.delivered = append(f.delivered, p.(uint64))
+		f.delivered = append(f.delivered, m.Seq)
 		f.mu.Unlock()
 	}
 	s, err := Open(context.Background(), opts)
@@ -59,7 +59,7 @@ func (f *feed) add(typ string, d event.Data, tiktok bool) *event.Event {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.s.Append(e, js, e.Seq)
+	f.s.Append(e, &event.Encoded{Room: e.Username, Type: e.Type, Seq: e.Seq, Epoch: e.Epoch, JSON: js})
 	return e
 }
 
@@ -303,7 +303,7 @@ func TestStore_SimulatedLeftOutOfSummary(t *testing.T) {
 	e := &event.Event{Type: event.TypeGift, Username: "alice", Seq: 2, Epoch: f.epoch, Time: f.at, Simulated: true,
 		Data: event.GiftData{User: user("5", "sim"), GiftID: 1, GiftName: "Big", StreakState: event.StreakSingle, TotalDiamonds: 1000}}
 	f.seq = 2
-	s.Append(e, []byte(`{}`), uint64(2))
+	s.Append(e, &event.Encoded{Seq: 2, JSON: []byte(`{}`)})
 	f.waitDelivered(2)
 	list, _ := s.Sessions(context.Background(), "alice", 0, 1)
 	sum, err := s.Summary(context.Background(), list[0], time.Now())

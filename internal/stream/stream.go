@@ -27,11 +27,11 @@ type Publisher interface {
 }
 
 // Log is where events go before subscribers see them: the store. Append must not block; the log
-// hands payload to the publisher once the event is committed, in append order.
+// hands m to the publisher once the event is committed, in append order.
 type Log interface {
 	// Position is where the room's stream continues ("" and 0 for a room the log has not seen).
 	Position(ctx context.Context, room string) (epoch string, seq uint64, err error)
-	Append(e *event.Event, json []byte, payload any)
+	Append(e *event.Event, m *event.Encoded)
 }
 
 // Defaults for Options.
@@ -222,7 +222,7 @@ func (r *Room) publishLocked(e *event.Event) {
 	}
 	if r.opts.Log != nil {
 		ev := *e
-		r.opts.Log.Append(&ev, m.JSON, m)
+		r.opts.Log.Append(&ev, m)
 		return
 	}
 	r.pub.Publish(m)
