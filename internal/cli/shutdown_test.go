@@ -112,15 +112,15 @@ func TestServe_ShutdownBounded(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	_, pos, err := st.Position(context.Background(), "streamer")
+	pos, err := st.Position(context.Background(), "streamer")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range client.Events() {
 		var seq uint64
 		fmt.Sscan(fmt.Sprint(e["seq"]), &seq)
-		if !stored[seq] || seq > pos {
-			t.Fatalf("the client received seq %d, which the log does not hold (stored %v) or the position %d does not cover", seq, stored[seq], pos)
+		if !stored[seq] || seq > pos.Seq {
+			t.Fatalf("the client received seq %d, which the log does not hold (stored %v) or the position %d does not cover", seq, stored[seq], pos.Seq)
 		}
 	}
 }

@@ -58,7 +58,7 @@ func historyQuery(v url.Values) (store.Query, error) {
 		q.After = n
 	}
 	if s := v.Get("epoch"); s != "" {
-		if !isEpoch(s) {
+		if !event.ValidEpoch(s) {
 			return q, fmt.Errorf("epoch=%q: want the 16 hex digits of an event's epoch", clip(s))
 		}
 		q.Epoch = s
@@ -71,18 +71,6 @@ func historyQuery(v url.Values) (store.Query, error) {
 		q.Types = append(q.Types, t)
 	}
 	return q, nil
-}
-
-func isEpoch(s string) bool {
-	if len(s) != 16 {
-		return false
-	}
-	for i := range len(s) {
-		if !strings.ContainsRune("0123456789abcdef", rune(s[i])) {
-			return false
-		}
-	}
-	return true
 }
 
 // clip keeps echoed input short in error messages.

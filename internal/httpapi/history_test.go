@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/capture"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/leakcheck"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
@@ -44,7 +45,7 @@ func (s *stack) awaitLogged(room, text string) {
 func seqsOf(evs []map[string]any, room string) []uint64 {
 	var out []uint64
 	for _, e := range evs {
-		if e["username"] != room || e["type"] == TypeResume {
+		if e["username"] != room || e["type"] == event.TypeResume {
 			continue
 		}
 		var n uint64
@@ -95,7 +96,7 @@ func TestServer_ResumeWebSocket(t *testing.T) {
 	}
 	back.await(t, "chat", "hosta", map[string]any{"comment": "live 4"})
 	got := back.events()
-	if got[0]["type"] != TypeResume || testutil.Dig(got[0], "data", "recovered") != true || fmt.Sprint(testutil.Dig(got[0], "data", "since")) != lastSeq {
+	if got[0]["type"] != event.TypeResume || testutil.Dig(got[0], "data", "recovered") != true || fmt.Sprint(testutil.Dig(got[0], "data", "since")) != lastSeq {
 		t.Fatalf("first message %v, want a resume with recovered true since %s", got[0], lastSeq)
 	}
 	seqs := seqsOf(got, "hosta")
@@ -107,13 +108,13 @@ func TestServer_ResumeWebSocket(t *testing.T) {
 
 	// A stale epoch (say the server's memory was wiped) cannot be resumed: the client must reload.
 	stale := s.dial("/v1/ws?rooms=hosta&since=3&epoch=0123456789abcdef")
-	r := stale.await(t, TypeResume, "hosta", nil)
+	r := stale.await(t, event.TypeResume, "hosta", nil)
 	if testutil.Dig(r, "data", "recovered") != false || r["epoch"] != epoch || testutil.Dig(r, "data", "reason") != "epoch_changed" {
 		t.Fatalf("stale epoch: %v; want recovered false with the current epoch", r)
 	}
 	// Ahead of the stream: also not recoverable.
 	ahead := s.dial("/v1/ws?rooms=hosta&since=999999&epoch=" + epoch)
-	if r := ahead.await(t, TypeResume, "hosta", nil); testutil.Dig(r, "data", "recovered") != false {
+	if r := ahead.await(t, event.TypeResume, "hosta", nil); testutil.Dig(r, "data", "recovered") != false {
 		t.Fatalf("since past the end: %v", r)
 	}
 }
@@ -154,7 +155,7 @@ func TestServer_ResumeSSE(t *testing.T) {
 		if strings.HasPrefix(line, "data: ") {
 			var e map[string]any
 			json.Unmarshal([]byte(line[6:]), &e)
-			if e["type"] == TypeResume {
+			if e["type"] == event.TypeResume {
 				resumed = testutil.Dig(e, "data", "recovered") == true
 				continue
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/auth"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/feed"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/web"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
@@ -102,7 +103,7 @@ func TestServer_HostileRequests(t *testing.T) {
 	evil := "Origin: https://evil.example"
 	upgrade := []string{"Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="}
 	epoch := "0123456789abcdef"
-	manyRooms := make([]string, maxResumeRooms+1)
+	manyRooms := make([]string, feed.MaxResumeRooms+1)
 	for i := range manyRooms {
 		manyRooms[i] = fmt.Sprintf("room%d:1:%s", i, epoch)
 	}

@@ -256,7 +256,10 @@ func (s *Server) shutdown(w http.ResponseWriter, r *http.Request) {
 // root is the original's WebSocket endpoint; a plain browser visit gets a small index page.
 func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		s.serveWebSocket(w, r, transportLegacy, allEvents, nil)
+		// The original's stream takes no parameters: every event (a room token's room's only).
+		if req, ok := streamRequest(w, r, nil, ""); ok {
+			s.feed.WebSocket(w, r, transportLegacy, req)
+		}
 		return
 	}
 	if s.cfg.Web != nil {

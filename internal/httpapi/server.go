@@ -19,11 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/auth"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/feed"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/wsserver"
 )
 
 // Resolver answers GET /test: who the user is and whether they are live, without signing.
@@ -65,10 +65,6 @@ type Config struct {
 	Security Security
 }
 
-// pollInterval is how often the WebSocket clients' sides are read: a ping waits up to this for
-// its pong, a vanished client is noticed this late.
-const pollInterval = 250 * time.Millisecond
-
 // Defaults.
 const (
 	DefaultWriteTimeout         = 10 * time.Second
@@ -88,7 +84,7 @@ type Server struct {
 
 	limiter *auth.Limiter
 	conns   *auth.ConnCap
-	poller  *wsserver.Poller // reads every WebSocket client's side
+	feed    *feed.Server // the WebSocket and SSE clients
 	origins []string
 	maxBody int64
 
@@ -127,8 +123,9 @@ func New(cfg Config) *Server {
 	if cfg.SSEPing <= 0 {
 		cfg.SSEPing = DefaultSSEPing
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), maxBody: cfg.Security.MaxBodyBytes,
-		poller: wsserver.NewPoller(pollInterval)}
+	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), maxBody: cfg.Security.MaxBodyBytes}
+	s.feed = feed.New(feed.Config{Hub: cfg.Hub, Store: cfg.Store, Logger: cfg.Logger, WriteTimeout: cfg.WriteTimeout,
+		SSEPing: cfg.SSEPing, Admit: s.admitStream, Refuse: writeError})
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}

@@ -359,15 +359,15 @@ type gateLog struct {
 	pub      stream.Publisher // set before the first stream is made
 }
 
-func (l *gateLog) Position(ctx context.Context, room string) (string, uint64, error) {
+func (l *gateLog) Position(ctx context.Context, room string) (event.Position, error) {
 	l.calls.Add(1)
 	l.inFlight.Add(1)
 	defer l.inFlight.Add(-1)
 	select {
 	case <-l.gate:
-		return l.epoch, l.seq, nil
+		return event.Position{Epoch: l.epoch, Seq: l.seq}, nil
 	case <-ctx.Done():
-		return "", 0, ctx.Err()
+		return event.Position{}, ctx.Err()
 	}
 }
 

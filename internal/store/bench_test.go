@@ -64,11 +64,11 @@ func BenchmarkStore_Resume10k(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		res, err := s.Resumable(ctx, "alice", f.epoch, 1)
+		res, err := s.Resumable(ctx, "alice", event.Position{Epoch: f.epoch, Seq: 1})
 		if err != nil || !res.OK {
 			b.Fatal(res, err)
 		}
-		last := res.Last
+		last := res.Now.Seq
 		n := 0
 		if _, err := s.Events(ctx, Query{Room: "alice", Epoch: f.epoch, SinceSeq: 1, UntilSeq: last}, func(*Row) error { n++; return nil }); err != nil || n != missed {
 			b.Fatal(n, err)

@@ -139,10 +139,10 @@ func TestStore_CloseContext(t *testing.T) {
 			if tc.wantRecorded {
 				wantPos = committed + queued
 			}
-			if epoch, seq, err := s2.Position(bg, "alice"); err != nil || epoch != f.epoch || seq != wantPos {
-				t.Errorf("after reopening: position %s/%d (%v), want %s/%d", epoch, seq, err, f.epoch, wantPos)
+			if pos, err := s2.Position(bg, "alice"); err != nil || pos != (event.Position{Epoch: f.epoch, Seq: wantPos}) {
+				t.Errorf("after reopening: position %s/%d (%v), want %s/%d", pos.Epoch, pos.Seq, err, f.epoch, wantPos)
 			}
-			res, err := s2.Resumable(bg, "alice", f.epoch, committed)
+			res, err := s2.Resumable(bg, "alice", event.Position{Epoch: f.epoch, Seq: committed})
 			if err != nil || res.OK == tc.wantRecorded {
 				t.Errorf("resume from the last committed seq: %+v, %v; want OK %v (false across a recorded gap)", res, err, !tc.wantRecorded)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/capture"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 )
 
 // Row is one stored event.
@@ -210,28 +211,29 @@ func scanRow(rows *sql.Rows, r *Row) error {
 
 // Resumption is what Resumable found.
 type Resumption struct {
-	OK      bool   // every event after since is in the log
-	Last    uint64 // the room's last seq now
-	Current string // the room's current epoch ("" for a room the log has not seen)
+	OK bool // every event after since is in the log
+	// Now is the room's current epoch ("" for a room the log has not seen) and its last seq: up
+	// to which seq the log holds the events after since, when OK.
+	Now event.Position
 }
 
-// Resumable reports whether the room's log holds every event after seq since in epoch, up to which
-// seq it holds them now, and the room's current epoch. It is not OK when the epoch is not the
-// room's current one, when retention or the memory bound pruned events after since, or when some
-// were delivered unstored.
-func (s *Store) Resumable(ctx context.Context, room, epoch string, since uint64) (Resumption, error) {
+// Resumable reports whether the room's log holds every event after since, up to which seq it
+// holds them now, and the room's current epoch. It is not OK when since's epoch is not the room's
+// current one, when retention or the memory bound pruned events after since, or when some were
+// delivered unstored.
+func (s *Store) Resumable(ctx context.Context, room string, since event.Position) (Resumption, error) {
 	room = roomKey(room)
-	cur, lastSeq, err := s.Position(ctx, room)
+	now, err := s.Position(ctx, room)
 	if err != nil {
 		return Resumption{}, err
 	}
-	res := Resumption{Last: lastSeq, Current: cur}
-	if cur == "" || cur != epoch || since > lastSeq {
+	res := Resumption{Now: now}
+	if now.Epoch == "" || !now.AtOrAfter(since) {
 		return res, nil
 	}
 	var gaps int
 	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM gaps WHERE username = ? AND epoch = ? AND to_seq > ?",
-		room, epoch, int64(since)).Scan(&gaps); err != nil {
+		room, since.Epoch, int64(since.Seq)).Scan(&gaps); err != nil {
 		return Resumption{}, fmt.Errorf("read gaps: %w", err)
 	}
 	if gaps > 0 {
@@ -240,14 +242,14 @@ func (s *Store) Resumable(ctx context.Context, room, epoch string, since uint64)
 	var n int64
 	var hi sql.NullInt64
 	if err := s.r.QueryRowContext(ctx, "SELECT count(*), max(seq) FROM events WHERE username = ? AND epoch = ? AND seq > ?",
-		room, epoch, int64(since)).Scan(&n, &hi); err != nil {
+		room, since.Epoch, int64(since.Seq)).Scan(&n, &hi); err != nil {
 		return Resumption{}, fmt.Errorf("read events: %w", err)
 	}
 	if n == 0 {
-		res.OK, res.Last = true, since
+		res.OK, res.Now.Seq = true, since.Seq
 		return res, nil
 	}
-	res.OK, res.Last = uint64(n) == uint64(hi.Int64)-since, uint64(hi.Int64)
+	res.OK, res.Now.Seq = uint64(n) == uint64(hi.Int64)-since.Seq, uint64(hi.Int64)
 	return res, nil
 }
 

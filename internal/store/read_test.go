@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/capture"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/leakcheck"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 )
@@ -96,10 +97,10 @@ func TestStore_ReadsReleaseReaders(t *testing.T) {
 		t.Errorf("%d reader connections in use while every callback waits, want 0", n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	epoch, seq, err := s.Position(ctx, "alice")
+	pos, err := s.Position(ctx, "alice")
 	cancel()
-	if err != nil || epoch != f.epoch || seq != uint64(events) {
-		t.Errorf("Position while the callbacks wait = %q, %d, %v; want %q, %d", epoch, seq, err, f.epoch, events)
+	if err != nil || pos != (event.Position{Epoch: f.epoch, Seq: uint64(events)}) {
+		t.Errorf("Position while the callbacks wait = %+v, %v; want %q, %d", pos, err, f.epoch, events)
 	}
 
 	close(release)

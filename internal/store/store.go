@@ -172,11 +172,6 @@ type Store struct {
 	maxPending, lastCommit                                            atomic.Int64
 }
 
-type roomPos struct {
-	epoch string
-	seq   uint64
-}
-
 // Open opens (creating and migrating as needed) the log and starts its writer, which stops when
 // Close is called.
 func Open(ctx context.Context, opts Options) (*Store, error) {
@@ -257,17 +252,18 @@ func (s *Store) Recording() bool { return s.opts.Record }
 // Memory reports whether the log lives in memory only.
 func (s *Store) Memory() bool { return s.memory }
 
-// Position is where the room's stream continues: its epoch and last seq, or "" and 0 for a room
-// the log has never seen.
-func (s *Store) Position(ctx context.Context, room string) (epoch string, seq uint64, err error) {
-	err = s.r.QueryRowContext(ctx, "SELECT epoch, last_seq FROM rooms WHERE username = ?", roomKey(room)).Scan(&epoch, &seq)
+// Position is where the room's stream continues: its epoch and last seq, or the zero Position for
+// a room the log has never seen.
+func (s *Store) Position(ctx context.Context, room string) (event.Position, error) {
+	var p event.Position
+	err := s.r.QueryRowContext(ctx, "SELECT epoch, last_seq FROM rooms WHERE username = ?", roomKey(room)).Scan(&p.Epoch, &p.Seq)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", 0, nil
+		return event.Position{}, nil
 	}
 	if err != nil {
-		return "", 0, fmt.Errorf("read room position: %w", err)
+		return event.Position{}, fmt.Errorf("read room position: %w", err)
 	}
-	return epoch, seq, nil
+	return p, nil
 }
 
 // Append queues e (already sequenced) and m, its encoding, for the log: m.JSON is what is stored,
@@ -608,7 +604,7 @@ func (s *Store) commit(ctx context.Context, batch []item) error {
 		return err
 	}
 	defer ins.Close()
-	touched := map[string]roomPos{}
+	touched := map[string]event.Position{}
 	var gaps []item
 	for i := range batch {
 		it := &batch[i]
@@ -619,7 +615,7 @@ func (s *Store) commit(ctx context.Context, batch []item) error {
 			continue
 		}
 		e := it.ev
-		touched[roomKey(e.Username)] = roomPos{epoch: e.Epoch, seq: e.Seq}
+		touched[roomKey(e.Username)] = event.Position{Epoch: e.Epoch, Seq: e.Seq}
 		sid, err := s.trackSession(ctx, tx, e)
 		if err != nil {
 			return err
@@ -637,7 +633,7 @@ func (s *Store) commit(ctx context.Context, batch []item) error {
 	}
 	for room, p := range touched {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO rooms (username, epoch, last_seq) VALUES (?, ?, ?)
-			ON CONFLICT (username) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq`, room, p.epoch, int64(p.seq)); err != nil {
+			ON CONFLICT (username) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq`, room, p.Epoch, int64(p.Seq)); err != nil {
 			return err
 		}
 	}

@@ -118,9 +118,9 @@ func TestStore_AppendReadAcrossRestart(t *testing.T) {
 	}
 
 	s2, f2 := openStore(t, Options{Dir: dir})
-	epoch, seq, err := s2.Position(context.Background(), "ALICE")
-	if err != nil || epoch != f.epoch || seq != 51 {
-		t.Fatalf("Position = %q, %d, %v; want %q, 51", epoch, seq, err, f.epoch)
+	pos, err := s2.Position(context.Background(), "ALICE")
+	if err != nil || pos != (event.Position{Epoch: f.epoch, Seq: 51}) {
+		t.Fatalf("Position = %+v, %v; want %q, 51", pos, err, f.epoch)
 	}
 	var got []event.Event
 	if _, err := s2.Events(context.Background(), Query{Room: "alice"}, func(r *Row) error {
@@ -140,11 +140,11 @@ func TestStore_AppendReadAcrossRestart(t *testing.T) {
 		t.Fatalf("read back %d events", len(got))
 	}
 	// The stream continues: the next seq is 52 in the same epoch.
-	f2.epoch, f2.seq = epoch, seq
+	f2.epoch, f2.seq = pos.Epoch, pos.Seq
 	f2.chat(user("1", "bob"), "after restart")
 	f2.waitDelivered(1)
-	if _, last, _ := s2.Position(context.Background(), "alice"); last != 52 {
-		t.Fatalf("after restart, last seq %d, want 52", last)
+	if pos, _ := s2.Position(context.Background(), "alice"); pos.Seq != 52 {
+		t.Fatalf("after restart, last seq %d, want 52", pos.Seq)
 	}
 }
 
@@ -333,8 +333,8 @@ func TestStore_Resumable(t *testing.T) {
 		{"another epoch", "0123456789abcdef", 4, false},
 	}
 	for _, tc := range tests {
-		res, err := s.Resumable(ctx, "alice", tc.epoch, tc.since)
-		if err != nil || res.OK != tc.wantOK || res.Last != 10 || res.Current != f.epoch {
+		res, err := s.Resumable(ctx, "alice", event.Position{Epoch: tc.epoch, Seq: tc.since})
+		if err != nil || res.OK != tc.wantOK || res.Now != (event.Position{Epoch: f.epoch, Seq: 10}) {
 			t.Errorf("%s: Resumable = %+v, %v; want OK %v, last 10, current %s", tc.name, res, err, tc.wantOK, f.epoch)
 		}
 	}
@@ -342,10 +342,10 @@ func TestStore_Resumable(t *testing.T) {
 	if _, err := s.w.Exec("DELETE FROM events WHERE seq <= 3"); err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := s.Resumable(ctx, "alice", f.epoch, 1); res.OK {
+	if res, _ := s.Resumable(ctx, "alice", event.Position{Epoch: f.epoch, Seq: 1}); res.OK {
 		t.Error("resume from 1 after seqs 1-3 were pruned: want false")
 	}
-	if res, _ := s.Resumable(ctx, "alice", f.epoch, 3); !res.OK {
+	if res, _ := s.Resumable(ctx, "alice", event.Position{Epoch: f.epoch, Seq: 3}); !res.OK {
 		t.Error("resume from 3 after seqs 1-3 were pruned: want true")
 	}
 }
@@ -395,11 +395,11 @@ func TestStore_WriterBehind(t *testing.T) {
 		t.Fatalf("after: %+v; want 10 stored, 10 unstored, 11 shed", st)
 	}
 	ctx := context.Background()
-	if res, _ := s.Resumable(ctx, "alice", f.epoch, 5); res.OK {
+	if res, _ := s.Resumable(ctx, "alice", event.Position{Epoch: f.epoch, Seq: 5}); res.OK {
 		t.Error("resume across unstored events: want recovered false")
 	}
-	if _, last, _ := s.Position(ctx, "alice"); last != 20 {
-		t.Errorf("position %d after unstored events up to 20: a restart would reuse seqs clients saw", last)
+	if pos, _ := s.Position(ctx, "alice"); pos.Seq != 20 {
+		t.Errorf("position %d after unstored events up to 20: a restart would reuse seqs clients saw", pos.Seq)
 	}
 }
 

@@ -29,8 +29,9 @@ type Publisher interface {
 // Log is where events go before subscribers see them: the store. Append must not block; the log
 // hands m to the publisher once the event is committed, in append order.
 type Log interface {
-	// Position is where the room's stream continues ("" and 0 for a room the log has not seen).
-	Position(ctx context.Context, room string) (epoch string, seq uint64, err error)
+	// Position is where the room's stream continues (the zero Position for a room the log has not
+	// seen).
+	Position(ctx context.Context, room string) (event.Position, error)
 	Append(e *event.Event, m *event.Encoded)
 }
 
@@ -69,13 +70,12 @@ type Counters struct {
 
 // Snapshot is a copy of the room's stream state.
 type Snapshot struct {
-	Username    string
-	Epoch       string
-	Seq         uint64 // the last seq issued
-	LastEventAt time.Time
-	Counters    Counters
-	EventCounts map[string]int64
-	OpenStreaks int
+	Username       string
+	event.Position // the last seq issued, in the stream's epoch
+	LastEventAt    time.Time
+	Counters       Counters
+	EventCounts    map[string]int64
+	OpenStreaks    int
 }
 
 // Room is one room's stream. Safe for concurrent use.
@@ -126,13 +126,13 @@ func New(username string, pub Publisher, opts Options) *Room {
 		// Continue the stream the log knows, so a restart neither reuses a seq nor makes every
 		// client reload: seq goes on in the same epoch.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		epoch, seq, err := opts.Log.Position(ctx, r.key)
+		pos, err := opts.Log.Position(ctx, r.key)
 		cancel()
 		switch {
 		case err != nil:
 			opts.Logger.Warn("cannot read the room's stream position; starting a new epoch", "room", r.key, "err", err)
-		case epoch != "":
-			r.epoch, r.seq = epoch, seq
+		case pos.Epoch != "":
+			r.epoch, r.seq = pos.Epoch, pos.Seq
 		}
 	}
 	return r
@@ -200,7 +200,7 @@ func (r *Room) Snapshot() Snapshot {
 	for k, v := range r.eventCounts {
 		counts[k] = v
 	}
-	return Snapshot{Username: r.key, Epoch: r.epoch, Seq: r.seq, LastEventAt: r.lastEventAt, Counters: r.counters,
+	return Snapshot{Username: r.key, Position: event.Position{Epoch: r.epoch, Seq: r.seq}, LastEventAt: r.lastEventAt, Counters: r.counters,
 		EventCounts: counts, OpenStreaks: len(r.streaks)}
 }
 
