@@ -534,3 +534,33 @@ func TestManager_InjectBounded(t *testing.T) {
 		t.Errorf("after another flood: alice running %v, bob running %v, %d streams", h.m.Running("alice"), h.m.Running("bob"), len(h.m.Streams()))
 	}
 }
+
+// TestManager_PruneStopped: past maxStoppedKept stopped rooms the ones started longest ago are
+// forgotten with their streams; the running room and the latest stopped ones stay.
+func TestManager_PruneStopped(t *testing.T) {
+	h := newHarness(t, harnessOptions{maxRooms: 1})
+	const extra = 5
+	names := make([]string, maxStoppedKept+extra+1)
+	for i := range names {
+		names[i] = fmt.Sprintf("room%03d", i)
+		h.start(names[i], StartOptions{}) // replaces the one before
+	}
+	last := names[len(names)-1]
+	if !h.m.Running(last) {
+		t.Fatalf("%s not running", last)
+	}
+	for i, name := range names[:len(names)-1] {
+		st, known := h.m.Status(name)
+		if want := i >= extra; known != want {
+			t.Errorf("%s (started #%d): known %v, want %v", name, i, known, want)
+		} else if known && st.State != StateStopped {
+			t.Errorf("%s: state %s, want stopped", name, st.State)
+		}
+	}
+	if n := len(h.m.List()); n != maxStoppedKept+1 {
+		t.Errorf("List has %d rooms, want %d stopped and the running one", n, maxStoppedKept)
+	}
+	if n := len(h.m.Streams()); n != maxStoppedKept+1 {
+		t.Errorf("%d streams, want one per room kept (%d)", n, maxStoppedKept+1)
+	}
+}
