@@ -263,8 +263,9 @@ func TestManager_QuotaShared(t *testing.T) {
 
 func TestQuota(t *testing.T) {
 	type step struct {
-		op   string        // reserve (want = wait), remaining (want = tokens), cancel, advance (d)
+		op   string        // reserve (want = wait), remaining (want = tokens), cancel (n), advance (d)
 		d    time.Duration // advance
+		n    int           // cancel: the reservation's number, 1 = the first
 		want float64       // remaining; reserve: the wait in seconds
 	}
 	tests := []struct {
@@ -297,20 +298,34 @@ func TestQuota(t *testing.T) {
 			{op: "remaining", want: 2},
 			{op: "reserve", want: 0}, {op: "reserve", want: 0}, {op: "reserve", want: 30},
 		}},
-		{"cancel gives a token back", 2, []step{
+		{"cancel gives a waiting token back", 2, []step{
 			{op: "reserve"}, {op: "reserve"},
 			{op: "reserve", want: 30},
-			{op: "cancel"},
+			{op: "cancel", n: 3},
+			{op: "remaining", want: 0},
 			{op: "reserve", want: 30}, // the same place in the queue again
-			{op: "cancel"}, {op: "cancel"},
+			{op: "cancel", n: 4},
+			{op: "cancel", n: 4}, // twice counts once
+			{op: "remaining", want: 0},
+			{op: "advance", d: 30 * time.Second},
 			{op: "remaining", want: 1},
-			{op: "cancel"}, {op: "cancel"},
-			{op: "remaining", want: 2}, // never above perMinute
+		}},
+		{"a token whose wait is over is not given back", 2, []step{
+			{op: "reserve"}, {op: "reserve"},
+			{op: "reserve", want: 30},
+			{op: "advance", d: 31 * time.Second}, // its token was due a second ago
+			{op: "cancel", n: 3},
+			{op: "remaining", want: 0},
+		}},
+		{"never above perMinute", 2, []step{
+			{op: "reserve", want: 0},
+			{op: "cancel", n: 1},
+			{op: "remaining", want: 2},
 		}},
 		{"unlimited", 0, []step{
 			{op: "remaining", want: -1},
 			{op: "reserve", want: 0}, {op: "reserve", want: 0}, {op: "reserve", want: 0},
-			{op: "cancel"},
+			{op: "cancel", n: 1},
 			{op: "advance", d: time.Hour},
 			{op: "remaining", want: -1},
 		}},
@@ -327,10 +342,13 @@ func TestQuota(t *testing.T) {
 			if got := q.PerMinute(); got != tt.perMinute {
 				t.Errorf("PerMinute = %d, want %d", got, tt.perMinute)
 			}
+			var cancels []func()
 			for i, s := range tt.steps {
 				switch s.op {
 				case "reserve":
-					if got := q.Reserve(); got != time.Duration(s.want*float64(time.Second)) {
+					got, cancel := q.Reserve()
+					cancels = append(cancels, cancel)
+					if want := time.Duration(s.want * float64(time.Second)); got != want {
 						t.Errorf("step %d: Reserve = %v, want %vs", i, got, s.want)
 					}
 				case "remaining":
@@ -338,7 +356,7 @@ func TestQuota(t *testing.T) {
 						t.Errorf("step %d: Remaining = %v, want %v", i, got, s.want)
 					}
 				case "cancel":
-					q.Cancel()
+					cancels[s.n-1]()
 				case "advance":
 					now = now.Add(s.d)
 				default:
