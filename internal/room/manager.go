@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 )
 
 // Errors callers branch on.
@@ -87,8 +87,10 @@ func NewManager(ctx context.Context, cfg Config, maxRooms int, pub stream.Publis
 		rooms: map[string]*entry{}}
 }
 
-// Key is the map key of a username: TikTok handles are case-insensitive.
-func Key(username string) string { return strings.ToLower(username) }
+// Key is the manager's key of a username: webcast.ParseUsername's (name, @name or a profile URL;
+// lower-cased, as TikTok handles are case-insensitive). The error, for a string that names no
+// TikTok user, is a *webcast.UsernameError.
+func Key(username string) (string, error) { return webcast.ParseUsername(username) }
 
 // MaxRooms is the configured room limit.
 func (m *Manager) MaxRooms() int { return m.maxRooms }
@@ -110,13 +112,17 @@ type StartOptions struct {
 	GiveUpOffline bool
 }
 
-// Start begins monitoring username (already normalised). It returns the room's status and whether it
+// Start begins monitoring username (read by Key; a string that names no TikTok user is refused with
+// its *webcast.UsernameError). It returns the room's status and whether it
 // was started now (false: it was already running). In single-user mode another running room is
 // stopped first with reason "replaced".
 func (m *Manager) Start(username string, opts StartOptions) (Status, bool, error) {
+	key, err := Key(username)
+	if err != nil {
+		return Status{}, false, err
+	}
 	m.op.Lock()
 	defer m.op.Unlock()
-	key := Key(username)
 	m.mu.Lock()
 	if m.closed || m.ctx.Err() != nil {
 		m.mu.Unlock()
@@ -164,6 +170,18 @@ func (m *Manager) Start(username string, opts StartOptions) (Status, bool, error
 	return sup.Status(), true, nil
 }
 
+// runOf is the latest supervision of the room username names, nil if there is none (or the name is
+// not a TikTok username).
+func (m *Manager) runOf(username string) *supervision {
+	key, err := Key(username)
+	if err != nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.runLocked(key)
+}
+
 // runLocked is the room's latest supervision, nil if it was never started (or was forgotten).
 func (m *Manager) runLocked(key string) *supervision {
 	if e := m.rooms[key]; e != nil {
@@ -184,9 +202,7 @@ func (r *supervision) stopped() bool {
 // Settled waits until the room's first attempt has an outcome (connected, waiting, retrying or
 // stopped) and returns its status.
 func (m *Manager) Settled(ctx context.Context, username string) (Status, error) {
-	m.mu.Lock()
-	r := m.runLocked(Key(username))
-	m.mu.Unlock()
+	r := m.runOf(username)
 	if r == nil {
 		return Status{}, ErrNotFound
 	}
@@ -202,9 +218,13 @@ func (m *Manager) Settled(ctx context.Context, username string) (Status, error) 
 // Stop ends monitoring of username and waits for its supervisor to finish. With a reason, clients
 // get connection_closed with it; an empty reason stops silently (a connect that failed for good).
 func (m *Manager) Stop(username, reason string) (Status, error) {
+	key, err := Key(username)
+	if err != nil {
+		return Status{}, ErrNotFound // no room has a name TikTok would refuse
+	}
 	m.op.Lock()
 	defer m.op.Unlock()
-	return m.stopLocked(Key(username), reason)
+	return m.stopLocked(key, reason)
 }
 
 func (m *Manager) stopLocked(key, reason string) (Status, error) {
@@ -239,9 +259,7 @@ func (m *Manager) stopLocked(key, reason string) (Status, error) {
 
 // Status returns the status of a room (running or stopped).
 func (m *Manager) Status(username string) (Status, bool) {
-	m.mu.Lock()
-	r := m.runLocked(Key(username))
-	m.mu.Unlock()
+	r := m.runOf(username)
 	if r == nil {
 		return Status{}, false
 	}
@@ -309,10 +327,13 @@ func (m *Manager) Current() (Status, bool) {
 
 // Running reports whether username is monitored and not stopped.
 func (m *Manager) Running(username string) bool {
+	r := m.runOf(username)
+	if r == nil {
+		return false
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r := m.runLocked(Key(username))
-	return r != nil && !r.stopped()
+	return !r.stopped()
 }
 
 // Close stops every running room with reason shutdown (clients get connection_closed) and waits for
@@ -349,7 +370,10 @@ func (m *Manager) Close() {
 // into least recently is closed and forgotten. Simulating never fails for want of room, so a
 // flood of made-up names cannot lock an overlay maker out of testing their own.
 func (m *Manager) Inject(username string, e event.Event) error {
-	key := Key(username)
+	key, err := Key(username)
+	if err != nil {
+		return err
+	}
 	// A stream fetched here may be evicted before the event is in it (another 64 names simulated
 	// meanwhile): then the event goes into the room's next stream.
 	for range 3 {
