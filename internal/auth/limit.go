@@ -7,19 +7,22 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // DefaultMaxKeys bounds a Limiter's memory when NewLimiter is given maxKeys <= 0.
 const DefaultMaxKeys = 10_000
 
 // Limiter is a token bucket per key (a client IP): up to burst requests at once, refilled at
-// ratePerSec. Buckets refill lazily when their key is seen again, so no goroutine runs. At most
-// maxKeys buckets are kept; a new key evicts the least recently seen one. Eviction forgets a key's
-// debt, which can only make the limiter more lenient for a client that was idle longest, never
-// stricter for anyone. A nil *Limiter allows everything. Safe for concurrent use.
+// ratePerSec (golang.org/x/time/rate, which refills lazily when the key is seen again, so no
+// goroutine runs). At most maxKeys buckets are kept; a new key evicts the least recently seen one.
+// Eviction forgets a key's debt, which can only make the limiter more lenient for a client that
+// was idle longest, never stricter for anyone. A nil *Limiter allows everything. Safe for
+// concurrent use.
 type Limiter struct {
 	rate    float64
-	burst   float64
+	burst   int
 	maxKeys int
 
 	mu   sync.Mutex
@@ -28,9 +31,8 @@ type Limiter struct {
 }
 
 type bucket struct {
-	key    string
-	tokens float64
-	last   time.Time
+	key string
+	lim *rate.Limiter
 }
 
 // NewLimiter returns a limiter; ratePerSec <= 0 (or NaN) means unlimited, burst < 1 is 1.
@@ -41,7 +43,7 @@ func NewLimiter(ratePerSec float64, burst int, maxKeys int) *Limiter {
 	if maxKeys <= 0 {
 		maxKeys = DefaultMaxKeys
 	}
-	return &Limiter{rate: ratePerSec, burst: float64(max(burst, 1)), maxKeys: maxKeys, keys: map[string]*list.Element{}}
+	return &Limiter{rate: ratePerSec, burst: max(burst, 1), maxKeys: maxKeys, keys: map[string]*list.Element{}}
 }
 
 // Allow takes one request for key at now. When refused, retryAfter is how long until a request
@@ -56,24 +58,21 @@ func (l *Limiter) Allow(key string, now time.Time) (ok bool, retryAfter time.Dur
 	if el, found := l.keys[key]; found {
 		l.lru.MoveToFront(el)
 		b = el.Value.(*bucket)
-		if elapsed := now.Sub(b.last); elapsed > 0 { // a clock going back refills nothing
-			b.tokens = min(l.burst, b.tokens+elapsed.Seconds()*l.rate)
-			b.last = now
-		}
 	} else {
 		if len(l.keys) >= l.maxKeys {
 			oldest := l.lru.Back()
 			l.lru.Remove(oldest)
 			delete(l.keys, oldest.Value.(*bucket).key)
 		}
-		b = &bucket{key: key, tokens: l.burst, last: now}
+		b = &bucket{key: key, lim: rate.NewLimiter(rate.Limit(l.rate), l.burst)} // full
 		l.keys[key] = l.lru.PushFront(b)
 	}
-	if b.tokens >= 1 {
-		b.tokens--
+	// A refused request changes nothing, so a clock going back (now before the last allowed
+	// request) refills nothing.
+	if b.lim.AllowN(now, 1) {
 		return true, 0
 	}
-	wait := time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
+	wait := time.Duration(math.Ceil((1 - b.lim.TokensAt(now)) / l.rate * float64(time.Second)))
 	return false, max(wait, time.Nanosecond)
 }
 

@@ -172,3 +172,31 @@ func TestConnCap_Concurrent(t *testing.T) {
 		t.Errorf("%d open after every release", total)
 	}
 }
+
+// BenchmarkLimiter_Allow: one request from a known key, and from a new key each time (the
+// least recently seen one evicted). allocs/op is 0 for a known key.
+func BenchmarkLimiter_Allow(b *testing.B) {
+	b.Run("known", func(b *testing.B) {
+		l := NewLimiter(1e9, 1, 1000)
+		now := t0
+		b.ReportAllocs()
+		for b.Loop() {
+			now = now.Add(time.Microsecond)
+			l.Allow("203.0.113.7", now)
+		}
+	})
+	b.Run("new_key_evicting", func(b *testing.B) {
+		const keys = 1000
+		names := make([]string, 4*keys)
+		for i := range names {
+			names[i] = fmt.Sprint("ip", i)
+		}
+		l := NewLimiter(1, 1, keys)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			l.Allow(names[i%len(names)], t0)
+			i++
+		}
+	})
+}

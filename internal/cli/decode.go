@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/capture"
@@ -30,7 +29,15 @@ func runDecode(ctx context.Context, args []string, sio IO) int {
 	if code, ok := parseFlags(fs, args, 0); !ok {
 		return code // input comes from standard input, never from arguments
 	}
-	room := event.Room{Username: strings.TrimPrefix(*username, "@")}
+	var room event.Room
+	if *username != "" { // the events' username is a room key, as the server writes it
+		name, err := webcast.ParseUsername(*username)
+		if err != nil {
+			fmt.Fprintf(sio.Stderr, "decode: --username: %v\n", err)
+			return 2
+		}
+		room.Username = name
+	}
 	if err := decodeStream(ctx, sio.Stdin, sio.Stdout, room, time.Now); err != nil {
 		fmt.Fprintf(sio.Stderr, "decode: %v\n", err)
 		return 1

@@ -153,7 +153,7 @@ const captchaPage = `<!DOCTYPE html>
 
 // handleAPILive serves /api-live/user/room/?uniqueId=.
 func (s *Server) handleAPILive(w http.ResponseWriter, req *http.Request) {
-	name := strings.TrimPrefix(req.URL.Query().Get("uniqueId"), "@")
+	name := handle(req.URL.Query().Get("uniqueId"))
 	if name == "" {
 		writeJSON(w, http.StatusOK, obj{"statusCode": 10201, "message": "params_error", "data": obj{}})
 		return
@@ -208,7 +208,7 @@ func (s *Server) handleRoomInfo(w http.ResponseWriter, req *http.Request) {
 
 // handleRoomInfoByUser serves /webcast/room/info_by_user/?unique_id= (the Python client's route).
 func (s *Server) handleRoomInfoByUser(w http.ResponseWriter, req *http.Request) {
-	name := strings.TrimPrefix(req.URL.Query().Get("unique_id"), "@")
+	name := handle(req.URL.Query().Get("unique_id"))
 	if name == "" || s.room(name).snapshot().kind == KindNotFound {
 		writeJSON(w, http.StatusOK, obj{"status_code": 30003, "data": obj{"message": "room not found"}})
 		return
@@ -265,7 +265,7 @@ func (s *Server) handleEulerRoomID(w http.ResponseWriter, req *http.Request) {
 	if name == "" {
 		name = req.URL.Query().Get("uniqueId")
 	}
-	name = strings.TrimPrefix(name, "@")
+	name = handle(name)
 	if name == "" {
 		writeJSON(w, http.StatusBadRequest, obj{"code": 400, "ok": false, "message": "uniqueId is required"})
 		return
@@ -310,3 +310,9 @@ func randomToken(n int) string {
 	}
 	return string(b)
 }
+
+// handle is the fake's one reading of a username a client sends: one leading '@' dropped, nothing
+// else. On purpose it is not webcast.ParseUsername (the server's rules): the fake stands in for
+// TikTok and answers for any name, so tests can probe what a client does with odd ones, and it
+// keys users exactly as configured. Our client only ever sends ParseUsername's lower-case key.
+func handle(s string) string { return strings.TrimPrefix(s, "@") }

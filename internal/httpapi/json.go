@@ -7,7 +7,6 @@ import (
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 )
 
 // errorBody is every error answer: the original server's {success:false, code, error} plus message.
@@ -83,11 +82,5 @@ func username(w http.ResponseWriter, r *http.Request) (string, bool) {
 }
 
 // parseUsername applies TikTok's rules to a username from a path (name, @name or a profile URL)
-// and returns the room key.
-func parseUsername(raw string) (string, error) {
-	name, err := webcast.ParseUsername(raw)
-	if err != nil {
-		return "", err
-	}
-	return room.Key(name), nil
-}
+// and returns the room key: the manager's own (room.Key), so a route and the manager agree.
+func parseUsername(raw string) (string, error) { return room.Key(raw) }

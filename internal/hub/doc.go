@@ -21,8 +21,11 @@
 //     what is already queued: Next returns those messages first so the server can flush them,
 //     bounded by Hub.Drained and the caller's own deadline, and only then reports ErrShutdown.
 //
-// The subscriber list is a copy-on-write slice behind an atomic pointer: Publish reads it
-// without taking the hub lock, and only Subscribe and the end of a subscription copy it.
+// Subscribers are indexed by room: copy-on-write slices behind atomic pointers, one per room a
+// filter names and one for the subscribers to every room. Publish reads only its message's
+// room's list and the every-room list, without taking the hub lock, so a thousand rooms do not
+// make each event cost a thousand rooms' subscribers; only Subscribe and the end of a
+// subscription copy a list.
 // In the steady state Publish allocates nothing per subscriber: each subscription keeps two
 // queue buffers that Next swaps back and forth.
 package hub

@@ -111,6 +111,12 @@ func ParseFilter(q url.Values) (Filter, error) {
 // normalizeRoom drops one leading '@' and lower-cases ASCII only. A byte-wise check rather than
 // strings.ToLower keeps non-ASCII runes that lower-case to ASCII (e.g. U+212A KELVIN SIGN -> 'k')
 // from sneaking through as a different name.
+//
+// It is deliberately looser than webcast.ParseUsername, the rules every room key comes from (the
+// hub knows nothing about TikTok, and a filter only selects, it never names a room into being):
+// for a name or @name ParseUsername accepts it gives the same key, but it also takes 1 and 25 to
+// 64 characters (such a filter matches no room), and it refuses profile URLs and surrounding
+// white space. TestUsername_EntryPoints (internal/cli) pins both.
 func normalizeRoom(s string) (string, bool) {
 	s = strings.TrimPrefix(s, "@")
 	if len(s) == 0 || len(s) > maxRoomLen {

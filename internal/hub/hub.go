@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -65,9 +66,15 @@ type Stats struct {
 type Hub struct {
 	maxQueueBytes int
 
-	// subs is the copy-on-write list of live subscriptions. Publish loads it without a lock;
-	// writers replace it under mu.
-	subs atomic.Pointer[[]*Subscription]
+	// subs is the copy-on-write list of every live subscription (for Stats, Count, Drained and
+	// Close). Writers replace it under mu.
+	subs subList
+	// Publish reads the index instead, without a lock: the subscriptions to every room (no room
+	// filter), and those of each room a filter names, so a message costs its own room's
+	// subscribers, not every room's. rooms is replaced under mu only when a room gains its first
+	// subscriber or loses its last; a room's list changes on its own.
+	everyRoom subList
+	rooms     atomic.Pointer[map[string]*subList]
 
 	mu      sync.Mutex
 	closed  bool
@@ -87,8 +94,67 @@ func New(opts Options) *Hub {
 	if h.maxQueueBytes <= 0 {
 		h.maxQueueBytes = DefaultMaxQueueBytes
 	}
-	h.subs.Store(new([]*Subscription))
+	h.subs.reset()
+	h.everyRoom.reset()
+	h.rooms.Store(&map[string]*subList{})
 	return h
+}
+
+// subList is a copy-on-write list of subscriptions: loaded without a lock, changed under the
+// hub's mu.
+type subList struct {
+	p atomic.Pointer[[]*Subscription]
+}
+
+func (l *subList) load() []*Subscription { return *l.p.Load() }
+
+// reset empties the list (and makes a new subList ready for use).
+func (l *subList) reset() { l.p.Store(new([]*Subscription)) }
+
+// add appends s. It appends in place when the array has room: publishers holding the old slice
+// see only its length, and no element they can see ever changes (remove always copies). Growing
+// by doubling keeps a burst of N subscribes at O(N) copying rather than O(N²).
+func (l *subList) add(s *Subscription) {
+	old := l.load()
+	var list []*Subscription
+	if len(old) < cap(old) {
+		list = append(old, s)
+	} else {
+		list = make([]*Subscription, len(old), max(2*len(old), 8))
+		copy(list, old)
+		list = append(list, s)
+	}
+	l.p.Store(&list)
+}
+
+// remove takes s off the list and reports whether it was on it and how many are left.
+func (l *subList) remove(s *Subscription) (found bool, left int) {
+	old := l.load()
+	for i, x := range old {
+		if x != s {
+			continue
+		}
+		list := make([]*Subscription, 0, len(old)-1)
+		list = append(list, old[:i]...)
+		list = append(list, old[i+1:]...)
+		l.p.Store(&list)
+		return true, len(list)
+	}
+	return false, len(old)
+}
+
+// roomsOf lists the rooms f's subscription is indexed under; nil means every room.
+func roomsOf(f *Filter) []string {
+	var rooms []string
+	for r, ok := range f.Rooms {
+		if ok { // Match passes a room only when its value is true
+			rooms = append(rooms, r)
+		}
+	}
+	if rooms == nil && len(f.Rooms) > 0 {
+		return []string{} // a filter naming no room with true matches nothing: in no list
+	}
+	return rooms
 }
 
 // Subscribe adds a subscriber that waits for messages with Next; returns ErrHubClosed after
@@ -122,20 +188,67 @@ func (h *Hub) subscribe(f Filter, info ClientInfo, ready func()) (*Subscription,
 	}
 	h.nextID++
 	s.id = h.nextID
-	// Append in place when the array has room: publishers holding the old slice see only its
-	// length, and no element they can see ever changes (remove always copies). Growing by
-	// doubling keeps a burst of N subscribes at O(N) copying rather than O(N²).
-	old := *h.subs.Load()
-	var list []*Subscription
-	if len(old) < cap(old) {
-		list = append(old, s)
-	} else {
-		list = make([]*Subscription, len(old), max(2*len(old), 8))
-		copy(list, old)
-		list = append(list, s)
-	}
-	h.subs.Store(&list)
+	h.subs.add(s)
+	h.index(s)
 	return s, nil
+}
+
+// index puts s on the lists Publish reads; h.mu is held.
+func (h *Hub) index(s *Subscription) {
+	rooms := roomsOf(&s.filter)
+	if rooms == nil {
+		h.everyRoom.add(s)
+		return
+	}
+	// The room map is copied at most once per Subscribe, however many new rooms the filter names.
+	idx := *h.rooms.Load()
+	var grown map[string]*subList
+	for _, r := range rooms {
+		l := idx[r]
+		if l == nil && grown != nil {
+			l = grown[r]
+		}
+		if l == nil {
+			if grown == nil {
+				grown = make(map[string]*subList, len(idx)+len(rooms))
+				maps.Copy(grown, idx)
+			}
+			l = &subList{}
+			l.reset()
+			grown[r] = l
+		}
+		l.add(s)
+	}
+	if grown != nil {
+		h.rooms.Store(&grown)
+	}
+}
+
+// unindex takes s off the lists Publish reads; h.mu is held. A room left with no subscriber is
+// forgotten, so the index follows the subscriptions, not every name ever asked for.
+func (h *Hub) unindex(s *Subscription) {
+	rooms := roomsOf(&s.filter)
+	if rooms == nil {
+		h.everyRoom.remove(s)
+		return
+	}
+	idx := *h.rooms.Load()
+	var shrunk map[string]*subList
+	for _, r := range rooms {
+		l := idx[r]
+		if l == nil {
+			continue
+		}
+		if _, left := l.remove(s); left == 0 {
+			if shrunk == nil {
+				shrunk = maps.Clone(idx)
+			}
+			delete(shrunk, r)
+		}
+	}
+	if shrunk != nil {
+		h.rooms.Store(&shrunk)
+	}
 }
 
 // remove takes s off the live list. It is a no-op if s is not on it (already removed, or the
@@ -143,16 +256,8 @@ func (h *Hub) subscribe(f Filter, info ClientInfo, ready func()) (*Subscription,
 func (h *Hub) remove(s *Subscription) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	old := *h.subs.Load()
-	for i, x := range old {
-		if x != s {
-			continue
-		}
-		list := make([]*Subscription, 0, len(old)-1)
-		list = append(list, old[:i]...)
-		list = append(list, old[i+1:]...)
-		h.subs.Store(&list)
-		return
+	if found, _ := h.subs.remove(s); found {
+		h.unindex(s)
 	}
 }
 
@@ -160,20 +265,31 @@ func (h *Hub) remove(s *Subscription) {
 // allocates per subscriber in the steady state. A subscriber whose queue would exceed MaxQueueBytes
 // is ended with ErrSlowConsumer: its queue is dropped at once and its Next returns ErrSlowConsumer.
 // Publish may be called from many goroutines; messages published by one goroutine reach each
-// subscriber in that order. m must not be modified afterwards.
+// subscriber in that order. m must not be modified afterwards. It looks only at the subscribers of
+// m.Room and those of every room.
 func (h *Hub) Publish(m *Message) {
 	h.published.Add(1)
 	var n uint64
-	for _, s := range *h.subs.Load() {
-		if s.filter.Match(m) && s.enqueue(m) {
-			n++
-		}
+	if l := (*h.rooms.Load())[m.Room]; l != nil {
+		n += deliver(l.load(), m)
 	}
+	n += deliver(h.everyRoom.load(), m)
 	// One shared atomic per Publish, not per delivery: many room goroutines publish at once
 	// and a per-subscriber add would bounce this cache line between them.
 	if n > 0 {
 		h.enqueued.Add(n)
 	}
+}
+
+// deliver queues m for the subscriptions of list its filter passes, and returns how many took it.
+func deliver(list []*Subscription, m *Message) uint64 {
+	var n uint64
+	for _, s := range list {
+		if s.filter.Match(m) && s.enqueue(m) {
+			n++
+		}
+	}
+	return n
 }
 
 // Close ends every subscription with ErrShutdown. Unlike a slow-consumer end, the messages already
@@ -186,8 +302,10 @@ func (h *Hub) Close() {
 		return
 	}
 	h.closed = true
-	list := *h.subs.Load()
-	h.subs.Store(new([]*Subscription))
+	list := h.subs.load()
+	h.subs.reset()
+	h.everyRoom.reset()
+	h.rooms.Store(&map[string]*subList{})
 	h.closing = list
 	h.mu.Unlock()
 	// After this loop no queue can grow: a Publish still walking the old list finds every
@@ -202,7 +320,7 @@ func (h *Hub) all() (live, closing []*Subscription) {
 	h.mu.Lock()
 	closing = h.closing
 	h.mu.Unlock()
-	return *h.subs.Load(), closing
+	return h.subs.load(), closing
 }
 
 // Drained reports whether every subscription's queue is empty (used to bound the shutdown flush).
@@ -261,7 +379,7 @@ func (h *Hub) Stats() Stats {
 
 // Count returns the number of live subscribers with this transport ("" = all).
 func (h *Hub) Count(transport string) int {
-	live := *h.subs.Load()
+	live := h.subs.load()
 	if transport == "" {
 		return len(live)
 	}

@@ -643,3 +643,53 @@ func TestHub_SubscribeFunc(t *testing.T) {
 		t.Fatalf("after Close: %v, want ErrShutdown", err)
 	}
 }
+
+// TestHub_Publish_byRoom: subscribers are indexed by the rooms their filter names. One naming
+// several rooms gets each room's messages once; a room whose last subscriber leaves is forgotten;
+// a filter whose rooms are all false matches nothing, as Match says.
+func TestHub_Publish_byRoom(t *testing.T) {
+	h := New(Options{})
+	defer h.Close()
+	tests := []struct {
+		name string
+		f    Filter
+		want []uint64
+	}{
+		{"every room", Filter{}, []uint64{1, 2, 3, 4}},
+		{"one room", Filter{Rooms: set("alice")}, []uint64{1, 3}},
+		{"two rooms", Filter{Rooms: set("alice", "bob")}, []uint64{1, 2, 3}},
+		{"two rooms and a type", Filter{Rooms: set("alice", "bob"), Types: set("chat")}, []uint64{2}},
+		{"a room nobody publishes to", Filter{Rooms: set("nobody")}, []uint64{}},
+		{"rooms all false", Filter{Rooms: map[string]bool{"alice": false}}, []uint64{}},
+	}
+	ss := make([]*Subscription, len(tests))
+	for i, tt := range tests {
+		ss[i] = subscribe(t, h, tt.f, "ws")
+	}
+	for _, m := range []*Message{msg("alice", "gift", 1, 0), msg("bob", "chat", 2, 0), msg("alice", "like", 3, 0), msg("carol", "like", 4, 0)} {
+		h.Publish(m)
+	}
+	for i, tt := range tests {
+		got, err := drain(t, ss[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(seqs(got)) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, seqs(got), tt.want)
+		}
+	}
+	if n := len(*h.rooms.Load()); n != 3 {
+		t.Errorf("%d rooms indexed, want 3 (alice, bob, nobody)", n)
+	}
+	for _, s := range ss {
+		s.Close()
+	}
+	if n, every := len(*h.rooms.Load()), len(h.everyRoom.load()); n != 0 || every != 0 {
+		t.Errorf("after every Close: %d rooms and %d every-room subscribers indexed, want none", n, every)
+	}
+	again := subscribe(t, h, Filter{Rooms: set("alice")}, "ws")
+	h.Publish(msg("alice", "chat", 5, 0))
+	if got, _ := drain(t, again); fmt.Sprint(seqs(got)) != "[5]" {
+		t.Errorf("a new subscriber to a forgotten room got %v, want [5]", seqs(got))
+	}
+}

@@ -1,16 +1,18 @@
 package room
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 )
 
 // Errors callers branch on.
@@ -27,14 +29,17 @@ const (
 	ReasonShutdown  = "shutdown"
 )
 
-// maxStoppedKept bounds the stopped rooms (and their streams) kept for status; the oldest go first.
-const maxStoppedKept = 256
-
-// maxSimulatedKept bounds the streams the simulator made for rooms never started: in demo mode
-// anyone on the machine may simulate, for any name. Past it, the stream simulated into least
-// recently is closed and forgotten (its stored position stays in the log, so simulating into it
-// again continues its seq).
-const maxSimulatedKept = 64
+// The manager forgets rooms that are not running, the least recently used first, past a bound for
+// each kind (pruneLocked):
+//
+//   - maxStoppedKept stopped rooms (and their streams), kept for status; used = started.
+//   - maxSimulatedKept streams the simulator made for rooms never started: in demo mode anyone on
+//     the machine may simulate, for any name; used = simulated into. A forgotten one's stored
+//     position stays in the log, so simulating into it again continues its seq.
+const (
+	maxStoppedKept   = 256
+	maxSimulatedKept = 64
+)
 
 // Manager owns every room's supervisor and stream. With MaxRooms 1 (single-user mode, the original
 // server's) starting a room replaces the current one.
@@ -48,18 +53,24 @@ type Manager struct {
 
 	op sync.Mutex // serialises Start, Stop and Close (each may wait for a supervisor to end)
 
-	mu      sync.Mutex
-	rooms   map[string]*entry
-	streams map[string]*stream.Room
-	order   uint64
-	closed  bool
-	// simulated holds the keys of streams that have no room (only the simulator made them), with
-	// when they were last simulated into (simTick order).
-	simulated map[string]uint64
-	simTick   uint64
+	mu     sync.Mutex
+	rooms  map[string]*entry
+	order  uint64 // Start order
+	tick   uint64 // simulation order
+	closed bool
 }
 
+// entry is everything the manager keeps for one room: its stream and, once started, its
+// supervision (run). An entry with no run is a stream only the simulator made.
 type entry struct {
+	stream    *stream.Room
+	run       *supervision
+	simulated uint64 // while run is nil: when it was last simulated into (Manager.tick order)
+}
+
+// supervision is one Start of a room. A new Start makes a new one, so a status read holding the
+// old one sees the old supervisor to the end.
+type supervision struct {
 	sup     *Supervisor
 	cancel  context.CancelFunc
 	started uint64 // Start order: the latest running room is the "current user"
@@ -73,11 +84,13 @@ func NewManager(ctx context.Context, cfg Config, maxRooms int, pub stream.Publis
 		maxRooms = 1
 	}
 	return &Manager{cfg: cfg, maxRooms: maxRooms, pub: pub, streamOpts: streamOpts, ctx: ctx,
-		rooms: map[string]*entry{}, streams: map[string]*stream.Room{}, simulated: map[string]uint64{}}
+		rooms: map[string]*entry{}}
 }
 
-// Key is the map key of a username: TikTok handles are case-insensitive.
-func Key(username string) string { return strings.ToLower(username) }
+// Key is the manager's key of a username: webcast.ParseUsername's (name, @name or a profile URL;
+// lower-cased, as TikTok handles are case-insensitive). The error, for a string that names no
+// TikTok user, is a *webcast.UsernameError.
+func Key(username string) (string, error) { return webcast.ParseUsername(username) }
 
 // MaxRooms is the configured room limit.
 func (m *Manager) MaxRooms() int { return m.maxRooms }
@@ -99,25 +112,29 @@ type StartOptions struct {
 	GiveUpOffline bool
 }
 
-// Start begins monitoring username (already normalised). It returns the room's status and whether it
+// Start begins monitoring username (read by Key; a string that names no TikTok user is refused with
+// its *webcast.UsernameError). It returns the room's status and whether it
 // was started now (false: it was already running). In single-user mode another running room is
 // stopped first with reason "replaced".
 func (m *Manager) Start(username string, opts StartOptions) (Status, bool, error) {
+	key, err := Key(username)
+	if err != nil {
+		return Status{}, false, err
+	}
 	m.op.Lock()
 	defer m.op.Unlock()
-	key := Key(username)
 	m.mu.Lock()
 	if m.closed || m.ctx.Err() != nil {
 		m.mu.Unlock()
 		return Status{}, false, ErrShuttingDown
 	}
-	if e, ok := m.rooms[key]; ok && !e.stopped() {
+	if r := m.runLocked(key); r != nil && !r.stopped() {
 		m.mu.Unlock()
-		return e.sup.Status(), false, nil
+		return r.sup.Status(), false, nil
 	}
 	var others []string
 	for k, e := range m.rooms {
-		if k != key && !e.stopped() {
+		if k != key && e.run != nil && !e.run.stopped() {
 			others = append(others, k)
 		}
 	}
@@ -130,115 +147,134 @@ func (m *Manager) Start(username string, opts StartOptions) (Status, bool, error
 		return Status{}, false, fmt.Errorf("%w: %d rooms are running; stop one or raise --max-rooms", ErrRoomLimit, len(others))
 	}
 
-	var s *stream.Room
+	var e *entry
 	for {
-		var err error
-		if s, err = m.stream(key, false); err != nil {
+		s, err := m.stream(key, false)
+		if err != nil {
 			return Status{}, false, err
 		}
 		m.mu.Lock()
-		if m.streams[key] == s {
+		if e = m.rooms[key]; e != nil && e.stream == s {
 			break // still the room's stream, and from here on it is a started room's
 		}
 		m.mu.Unlock() // the simulator's bound closed it meanwhile: take the next one
 	}
 	defer m.mu.Unlock()
-	delete(m.simulated, key)
 	ctx, cancel := context.WithCancel(m.ctx)
 	m.order++
-	sup := newSupervisor(&m.cfg, key, s, &m.signs)
+	sup := newSupervisor(&m.cfg, key, e.stream, &m.signs)
 	sup.giveUpOffline = opts.GiveUpOffline
-	m.rooms[key] = &entry{sup: sup, cancel: cancel, started: m.order}
-	m.pruneLocked()
+	e.run, e.simulated = &supervision{sup: sup, cancel: cancel, started: m.order}, 0
+	m.pruneLocked(key)
 	go sup.run(ctx)
 	return sup.Status(), true, nil
 }
 
-func (e *entry) stopped() bool {
+// runOf is the latest supervision of the room username names, nil if there is none (or the name is
+// not a TikTok username).
+func (m *Manager) runOf(username string) *supervision {
+	key, err := Key(username)
+	if err != nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.runLocked(key)
+}
+
+// runLocked is the room's latest supervision, nil if it was never started (or was forgotten).
+func (m *Manager) runLocked(key string) *supervision {
+	if e := m.rooms[key]; e != nil {
+		return e.run
+	}
+	return nil
+}
+
+func (r *supervision) stopped() bool {
 	select {
-	case <-e.sup.done:
+	case <-r.sup.done:
 		return true
 	default:
-		return e.reason != ""
+		return r.reason != ""
 	}
 }
 
 // Settled waits until the room's first attempt has an outcome (connected, waiting, retrying or
 // stopped) and returns its status.
 func (m *Manager) Settled(ctx context.Context, username string) (Status, error) {
-	m.mu.Lock()
-	e, ok := m.rooms[Key(username)]
-	m.mu.Unlock()
-	if !ok {
+	r := m.runOf(username)
+	if r == nil {
 		return Status{}, ErrNotFound
 	}
 	select {
-	case <-e.sup.settled:
-	case <-e.sup.done:
+	case <-r.sup.settled:
+	case <-r.sup.done:
 	case <-ctx.Done():
-		return e.sup.Status(), ctx.Err()
+		return r.sup.Status(), ctx.Err()
 	}
-	return m.status(e), nil
+	return m.status(r), nil
 }
 
 // Stop ends monitoring of username and waits for its supervisor to finish. With a reason, clients
 // get connection_closed with it; an empty reason stops silently (a connect that failed for good).
 func (m *Manager) Stop(username, reason string) (Status, error) {
+	key, err := Key(username)
+	if err != nil {
+		return Status{}, ErrNotFound // no room has a name TikTok would refuse
+	}
 	m.op.Lock()
 	defer m.op.Unlock()
-	return m.stopLocked(Key(username), reason)
+	return m.stopLocked(key, reason)
 }
 
 func (m *Manager) stopLocked(key, reason string) (Status, error) {
 	m.mu.Lock()
-	e, ok := m.rooms[key]
-	if !ok || e.stopped() {
+	r := m.runLocked(key)
+	if r == nil || r.stopped() {
 		m.mu.Unlock() // unknown, or stopped already (on purpose or by a final error): keep its reason
-		if ok {
-			return m.status(e), nil
+		if r != nil {
+			return m.status(r), nil
 		}
 		return Status{}, ErrNotFound
 	}
 	if reason == "" {
-		e.reason = "failed"
+		r.reason = "failed"
 	} else {
-		e.reason = reason
+		r.reason = reason
 	}
-	s := m.streams[key]
+	s := m.rooms[key].stream
 	m.mu.Unlock()
-	e.cancel()
-	<-e.sup.done
+	r.cancel()
+	<-r.sup.done
 	s.FinalizeStreaks()
-	e.sup.update(func(st *Status) {
-		st.State, st.StopReason, st.ConnectedSince, st.NextRetryAt = StateStopped, e.reason, time.Time{}, time.Time{}
+	r.sup.update(func(st *Status) {
+		st.State, st.StopReason, st.ConnectedSince, st.NextRetryAt = StateStopped, r.reason, time.Time{}, time.Time{}
 	})
 	if reason != "" {
-		s.Publish(event.Lifecycle(event.TypeConnectionClosed, e.sup.room(), time.Now(), event.ConnectionClosedData{Reason: reason}))
+		s.Publish(event.Lifecycle(event.TypeConnectionClosed, r.sup.room(), time.Now(), event.ConnectionClosedData{Reason: reason}))
 	}
-	m.cfg.Logger.Info("room stopped", "room", key, "reason", e.reason)
-	return m.status(e), nil
+	m.cfg.Logger.Info("room stopped", "room", key, "reason", r.reason)
+	return m.status(r), nil
 }
 
 // Status returns the status of a room (running or stopped).
 func (m *Manager) Status(username string) (Status, bool) {
-	m.mu.Lock()
-	e, ok := m.rooms[Key(username)]
-	m.mu.Unlock()
-	if !ok {
+	r := m.runOf(username)
+	if r == nil {
 		return Status{}, false
 	}
-	return m.status(e), true
+	return m.status(r), true
 }
 
-// status is e's status. m.mu must not be held; e.reason is read under it, as stopLocked writes it
+// status is r's status. m.mu must not be held; r.reason is read under it, as stopLocked writes it
 // while other goroutines (HTTP handlers) ask for statuses.
-func (m *Manager) status(e *entry) Status {
+func (m *Manager) status(r *supervision) Status {
 	// Whether it stopped is read first: a supervisor that ends after this still has a status of its
 	// own, and one that ended before has its final one (with its stop reason) by now.
 	m.mu.Lock()
-	stopped, reason := e.stopped(), e.reason
+	stopped, reason := r.stopped(), r.reason
 	m.mu.Unlock()
-	st := e.sup.Status()
+	st := r.sup.Status()
 	if stopped {
 		st.State = StateStopped
 		if st.StopReason == "" {
@@ -251,14 +287,16 @@ func (m *Manager) status(e *entry) Status {
 // List returns every known room, running first, then by name.
 func (m *Manager) List() []Status {
 	m.mu.Lock()
-	entries := make([]*entry, 0, len(m.rooms))
+	runs := make([]*supervision, 0, len(m.rooms))
 	for _, e := range m.rooms {
-		entries = append(entries, e)
+		if e.run != nil {
+			runs = append(runs, e.run)
+		}
 	}
 	m.mu.Unlock()
-	out := make([]Status, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, m.status(e))
+	out := make([]Status, 0, len(runs))
+	for _, r := range runs {
+		out = append(out, m.status(r))
 	}
 	sort.Slice(out, func(i, j int) bool {
 		si, sj := out[i].State == StateStopped, out[j].State == StateStopped
@@ -274,10 +312,10 @@ func (m *Manager) List() []Status {
 // "current user".
 func (m *Manager) Current() (Status, bool) {
 	m.mu.Lock()
-	var cur *entry
+	var cur *supervision
 	for _, e := range m.rooms {
-		if !e.stopped() && (cur == nil || e.started > cur.started) {
-			cur = e
+		if r := e.run; r != nil && !r.stopped() && (cur == nil || r.started > cur.started) {
+			cur = r
 		}
 	}
 	m.mu.Unlock()
@@ -289,10 +327,13 @@ func (m *Manager) Current() (Status, bool) {
 
 // Running reports whether username is monitored and not stopped.
 func (m *Manager) Running(username string) bool {
+	r := m.runOf(username)
+	if r == nil {
+		return false
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.rooms[Key(username)]
-	return ok && !e.stopped()
+	return !r.stopped()
 }
 
 // Close stops every running room with reason shutdown (clients get connection_closed) and waits for
@@ -304,7 +345,7 @@ func (m *Manager) Close() {
 	m.closed = true
 	var keys []string
 	for k, e := range m.rooms {
-		if !e.stopped() {
+		if e.run != nil && !e.run.stopped() {
 			keys = append(keys, k)
 		}
 	}
@@ -316,8 +357,8 @@ func (m *Manager) Close() {
 	wg.Wait()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, s := range m.streams {
-		s.Close()
+	for _, e := range m.rooms {
+		e.stream.Close()
 	}
 }
 
@@ -329,7 +370,10 @@ func (m *Manager) Close() {
 // into least recently is closed and forgotten. Simulating never fails for want of room, so a
 // flood of made-up names cannot lock an overlay maker out of testing their own.
 func (m *Manager) Inject(username string, e event.Event) error {
-	key := Key(username)
+	key, err := Key(username)
+	if err != nil {
+		return err
+	}
 	// A stream fetched here may be evicted before the event is in it (another 64 names simulated
 	// meanwhile): then the event goes into the room's next stream.
 	for range 3 {
@@ -338,47 +382,47 @@ func (m *Manager) Inject(username string, e event.Event) error {
 			return err
 		}
 		m.mu.Lock()
-		en := m.rooms[key]
+		r := m.runLocked(key)
 		m.mu.Unlock()
 		var roomID string
-		if en != nil {
-			roomID = en.sup.Status().RoomID
+		if r != nil {
+			roomID = r.sup.Status().RoomID
 		}
 		e.Username, e.RoomID, e.Simulated = key, roomID, true
 		if s.Publish(e) {
 			return nil
 		}
 		m.mu.Lock()
-		cur, closed := m.streams[key], m.closed
+		cur, closed := m.rooms[key], m.closed
 		m.mu.Unlock()
 		if closed {
 			return ErrShuttingDown
 		}
-		if cur == s {
+		if cur != nil && cur.stream == s {
 			return nil // not closed: a msgId the stream had passed on already, dropped as always
 		}
 	}
 	return fmt.Errorf("room: inject into %s: its stream kept being replaced", key)
 }
 
-// stream returns the room's stream, creating it if there is none; simulated marks a use by the
-// simulator. A new stream asks the log where the room's stream continues, which may wait for
-// the store (up to stream.New's timeout): that is done without m.mu, so status, metrics and
-// other rooms never wait for it. Of two callers creating one at once the first to insert it wins
-// and the other's is dropped: a stream that has published nothing holds nothing (no goroutine,
-// no timer) and closing it publishes nothing.
+// stream returns the room's stream, creating the room's entry if there is none; simulated marks a
+// use by the simulator. A new stream asks the log where the room's stream continues, which may
+// wait for the store (up to stream.New's timeout): that is done without m.mu, so status, metrics
+// and other rooms never wait for it. Of two callers creating one at once the first to insert it
+// wins and the other's is dropped: a stream that has published nothing holds nothing (no
+// goroutine, no timer) and closing it publishes nothing.
 func (m *Manager) stream(key string, simulated bool) (*stream.Room, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return nil, ErrShuttingDown
 	}
-	if s, ok := m.streams[key]; ok {
+	if e, ok := m.rooms[key]; ok {
 		if simulated {
-			m.touchSimulatedLocked(key)
+			m.touchLocked(e)
 		}
 		m.mu.Unlock()
-		return s, nil
+		return e.stream, nil
 	}
 	m.mu.Unlock()
 
@@ -390,75 +434,76 @@ func (m *Manager) stream(key string, simulated bool) (*stream.Room, error) {
 		fresh.Close()
 		return nil, ErrShuttingDown
 	}
-	s, ok := m.streams[key]
+	e, ok := m.rooms[key]
 	if ok {
 		fresh.Close() // another caller's came first
 	} else {
-		s = fresh
-		m.streams[key] = s
+		e = &entry{stream: fresh}
+		m.rooms[key] = e
 	}
 	if simulated {
-		m.touchSimulatedLocked(key)
-		m.evictSimulatedLocked(key)
+		m.touchLocked(e)
+		m.pruneLocked(key)
 	}
-	return s, nil
+	return e.stream, nil
 }
 
-// touchSimulatedLocked records a use of key's stream by the simulator, when no room owns it.
-func (m *Manager) touchSimulatedLocked(key string) {
-	if _, ok := m.rooms[key]; ok {
-		return // a started room's stream is bounded with the rooms (maxStoppedKept)
+// touchLocked records a use of e's stream by the simulator.
+func (m *Manager) touchLocked(e *entry) {
+	if e.run != nil {
+		return // a started room's stream is bounded with the stopped rooms (maxStoppedKept)
 	}
-	m.simTick++
-	m.simulated[key] = m.simTick
-}
-
-// evictSimulatedLocked closes and forgets the simulator's streams simulated into least recently
-// beyond maxSimulatedKept, keeping keep (the one in use now).
-func (m *Manager) evictSimulatedLocked(keep string) {
-	for len(m.simulated) > maxSimulatedKept {
-		oldest, at := "", uint64(0)
-		for k, t := range m.simulated {
-			if k != keep && (oldest == "" || t < at) {
-				oldest, at = k, t
-			}
-		}
-		if s, ok := m.streams[oldest]; ok {
-			s.Close()
-			delete(m.streams, oldest)
-		}
-		delete(m.simulated, oldest)
-	}
+	m.tick++
+	e.simulated = m.tick
 }
 
 // Streams returns a snapshot of every room's stream (for metrics).
 func (m *Manager) Streams() []stream.Snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]stream.Snapshot, 0, len(m.streams))
-	for _, s := range m.streams {
-		out = append(out, s.Snapshot())
+	out := make([]stream.Snapshot, 0, len(m.rooms))
+	for _, e := range m.rooms {
+		out = append(out, e.stream.Snapshot())
 	}
 	return out
 }
 
-// pruneLocked forgets the oldest stopped rooms beyond maxStoppedKept.
-func (m *Manager) pruneLocked() {
-	var stopped []string
+// pruneLocked closes and forgets the rooms that are not running, least recently used first, past
+// the bound of their kind: maxStoppedKept stopped rooms (used: started) and maxSimulatedKept
+// streams only the simulator made (used: last simulated into). keep, the room in use now, counts
+// but is never forgotten; running rooms are never forgotten.
+func (m *Manager) pruneLocked(keep string) {
+	type idle struct {
+		key  string
+		used uint64
+	}
+	var stopped, simulated []idle
 	for k, e := range m.rooms {
-		if e.stopped() {
-			stopped = append(stopped, k)
+		switch {
+		case e.run == nil:
+			simulated = append(simulated, idle{k, e.simulated})
+		case e.run.stopped():
+			stopped = append(stopped, idle{k, e.run.started})
 		}
 	}
-	if len(stopped) <= maxStoppedKept {
-		return
-	}
-	sort.Slice(stopped, func(i, j int) bool { return m.rooms[stopped[i]].started < m.rooms[stopped[j]].started })
-	for _, k := range stopped[:len(stopped)-maxStoppedKept] {
-		delete(m.rooms, k)
-		if s, ok := m.streams[k]; ok {
-			s.Close()
-			delete(m.streams, k)
+	for _, kind := range []struct {
+		list []idle
+		max  int
+	}{{stopped, maxStoppedKept}, {simulated, maxSimulatedKept}} {
+		over := len(kind.list) - kind.max
+		if over <= 0 {
+			continue
+		}
+		slices.SortFunc(kind.list, func(a, b idle) int { return cmp.Compare(a.used, b.used) })
+		for _, x := range kind.list {
+			if over == 0 {
+				break
+			}
+			if x.key != keep {
+				m.rooms[x.key].stream.Close()
+				delete(m.rooms, x.key)
+				over--
+			}
 		}
 	}
 }

@@ -262,8 +262,9 @@ func TestManager_QuotaShared(t *testing.T) {
 
 func TestQuota(t *testing.T) {
 	type step struct {
-		op   string        // reserve (want = wait), remaining (want = tokens), cancel, advance (d)
+		op   string        // reserve (want = wait), remaining (want = tokens), cancel (n), advance (d)
 		d    time.Duration // advance
+		n    int           // cancel: the reservation's number, 1 = the first
 		want float64       // remaining; reserve: the wait in seconds
 	}
 	tests := []struct {
@@ -296,20 +297,34 @@ func TestQuota(t *testing.T) {
 			{op: "remaining", want: 2},
 			{op: "reserve", want: 0}, {op: "reserve", want: 0}, {op: "reserve", want: 30},
 		}},
-		{"cancel gives a token back", 2, []step{
+		{"cancel gives a waiting token back", 2, []step{
 			{op: "reserve"}, {op: "reserve"},
 			{op: "reserve", want: 30},
-			{op: "cancel"},
+			{op: "cancel", n: 3},
+			{op: "remaining", want: 0},
 			{op: "reserve", want: 30}, // the same place in the queue again
-			{op: "cancel"}, {op: "cancel"},
+			{op: "cancel", n: 4},
+			{op: "cancel", n: 4}, // twice counts once
+			{op: "remaining", want: 0},
+			{op: "advance", d: 30 * time.Second},
 			{op: "remaining", want: 1},
-			{op: "cancel"}, {op: "cancel"},
-			{op: "remaining", want: 2}, // never above perMinute
+		}},
+		{"a token whose wait is over is not given back", 2, []step{
+			{op: "reserve"}, {op: "reserve"},
+			{op: "reserve", want: 30},
+			{op: "advance", d: 31 * time.Second}, // its token was due a second ago
+			{op: "cancel", n: 3},
+			{op: "remaining", want: 0},
+		}},
+		{"never above perMinute", 2, []step{
+			{op: "reserve", want: 0},
+			{op: "cancel", n: 1},
+			{op: "remaining", want: 2},
 		}},
 		{"unlimited", 0, []step{
 			{op: "remaining", want: -1},
 			{op: "reserve", want: 0}, {op: "reserve", want: 0}, {op: "reserve", want: 0},
-			{op: "cancel"},
+			{op: "cancel", n: 1},
 			{op: "advance", d: time.Hour},
 			{op: "remaining", want: -1},
 		}},
@@ -326,10 +341,13 @@ func TestQuota(t *testing.T) {
 			if got := q.PerMinute(); got != tt.perMinute {
 				t.Errorf("PerMinute = %d, want %d", got, tt.perMinute)
 			}
+			var cancels []func()
 			for i, s := range tt.steps {
 				switch s.op {
 				case "reserve":
-					if got := q.Reserve(); got != time.Duration(s.want*float64(time.Second)) {
+					got, cancel := q.Reserve()
+					cancels = append(cancels, cancel)
+					if want := time.Duration(s.want * float64(time.Second)); got != want {
 						t.Errorf("step %d: Reserve = %v, want %vs", i, got, s.want)
 					}
 				case "remaining":
@@ -337,7 +355,7 @@ func TestQuota(t *testing.T) {
 						t.Errorf("step %d: Remaining = %v, want %v", i, got, s.want)
 					}
 				case "cancel":
-					q.Cancel()
+					cancels[s.n-1]()
 				case "advance":
 					now = now.Add(s.d)
 				default:
@@ -531,5 +549,35 @@ func TestManager_InjectBounded(t *testing.T) {
 	}
 	if !h.m.Running("alice") || !h.m.Running("bob") || len(h.m.Streams()) > maxSimulatedKept+2 {
 		t.Errorf("after another flood: alice running %v, bob running %v, %d streams", h.m.Running("alice"), h.m.Running("bob"), len(h.m.Streams()))
+	}
+}
+
+// TestManager_PruneStopped: past maxStoppedKept stopped rooms the ones started longest ago are
+// forgotten with their streams; the running room and the latest stopped ones stay.
+func TestManager_PruneStopped(t *testing.T) {
+	h := newHarness(t, harnessOptions{maxRooms: 1})
+	const extra = 5
+	names := make([]string, maxStoppedKept+extra+1)
+	for i := range names {
+		names[i] = fmt.Sprintf("room%03d", i)
+		h.start(names[i], StartOptions{}) // replaces the one before
+	}
+	last := names[len(names)-1]
+	if !h.m.Running(last) {
+		t.Fatalf("%s not running", last)
+	}
+	for i, name := range names[:len(names)-1] {
+		st, known := h.m.Status(name)
+		if want := i >= extra; known != want {
+			t.Errorf("%s (started #%d): known %v, want %v", name, i, known, want)
+		} else if known && st.State != StateStopped {
+			t.Errorf("%s: state %s, want stopped", name, st.State)
+		}
+	}
+	if n := len(h.m.List()); n != maxStoppedKept+1 {
+		t.Errorf("List has %d rooms, want %d stopped and the running one", n, maxStoppedKept)
+	}
+	if n := len(h.m.Streams()); n != maxStoppedKept+1 {
+		t.Errorf("%d streams, want one per room kept (%d)", n, maxStoppedKept+1)
 	}
 }

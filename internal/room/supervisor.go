@@ -430,7 +430,7 @@ func (s *Supervisor) liveStatus(ctx context.Context) (webcast.RoomInfo, error) {
 
 // takeQuota waits for a sign token; while it waits the room shows as rate limited.
 func (s *Supervisor) takeQuota(ctx context.Context) bool {
-	wait := s.cfg.Quota.Reserve()
+	wait, cancel := s.cfg.Quota.Reserve()
 	if wait <= 0 {
 		return ctx.Err() == nil
 	}
@@ -440,7 +440,7 @@ func (s *Supervisor) takeQuota(ctx context.Context) bool {
 	s.emit(event.TypeRateLimited, event.RateLimitedData{RetryAt: until})
 	s.log.Info("sign quota exhausted, waiting", "retryAt", until)
 	if !sleepUntil(ctx, until) {
-		s.cfg.Quota.Cancel()
+		cancel()
 		return false
 	}
 	s.update(func(st *Status) { st.State = prev })

@@ -5,24 +5,50 @@ import (
 	"strconv"
 )
 
-// idWindow remembers the last n message ids (and the last n finished streaks) in bounded memory: a
-// ring holds the order, a set answers lookups; the oldest is forgotten first.
-type idWindow struct {
-	ids  map[uint64]struct{}
-	ring []uint64
-	next int
+// recent is a set that remembers only its last n keys, in bounded memory: a ring holds the order,
+// a map answers lookups; the oldest key is forgotten first. n must be at least 1. Not safe for
+// concurrent use (the room's lock guards it).
+type recent[K comparable] struct {
+	set  map[K]struct{}
+	ring []K
+	next int // the oldest key's slot once the ring is full
+}
 
-	done     map[string]struct{}
-	doneRing []string
-	doneNext int
+func newRecent[K comparable](n int) recent[K] {
+	return recent[K]{set: make(map[K]struct{}, n), ring: make([]K, 0, n)}
+}
+
+// add records k, forgetting the oldest key when n are held already; false means k was held.
+func (r *recent[K]) add(k K) bool {
+	if _, ok := r.set[k]; ok {
+		return false
+	}
+	if len(r.ring) < cap(r.ring) {
+		r.ring = append(r.ring, k)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = k
+		r.next = (r.next + 1) % len(r.ring)
+	}
+	r.set[k] = struct{}{}
+	return true
+}
+
+// has reports whether k is held.
+func (r *recent[K]) has(k K) bool {
+	_, ok := r.set[k]
+	return ok
+}
+
+// idWindow remembers the last n message ids (and the last n finished streaks, at most
+// maxOpenStreaks of them).
+type idWindow struct {
+	ids  recent[uint64]
+	done recent[string]
 }
 
 func newIDWindow(n int) idWindow {
-	streaks := min(n, maxOpenStreaks)
-	return idWindow{
-		ids: make(map[uint64]struct{}, n), ring: make([]uint64, 0, n),
-		done: make(map[string]struct{}, streaks), doneRing: make([]string, 0, streaks),
-	}
+	return idWindow{ids: newRecent[uint64](n), done: newRecent[string](min(n, maxOpenStreaks))}
 }
 
 var idSeed = maphash.MakeSeed()
@@ -36,38 +62,9 @@ func idKey(id string) uint64 {
 }
 
 // seen reports whether id was recorded before, and records it if not.
-func (w *idWindow) seen(id string) bool {
-	k := idKey(id)
-	if _, ok := w.ids[k]; ok {
-		return true
-	}
-	if len(w.ring) < cap(w.ring) {
-		w.ring = append(w.ring, k)
-	} else {
-		delete(w.ids, w.ring[w.next])
-		w.ring[w.next] = k
-		w.next = (w.next + 1) % len(w.ring)
-	}
-	w.ids[k] = struct{}{}
-	return false
-}
+func (w *idWindow) seen(id string) bool { return !w.ids.add(idKey(id)) }
 
 // finished records that the streak k has ended.
-func (w *idWindow) finished(k string) {
-	if _, ok := w.done[k]; ok {
-		return
-	}
-	if len(w.doneRing) < cap(w.doneRing) {
-		w.doneRing = append(w.doneRing, k)
-	} else {
-		delete(w.done, w.doneRing[w.doneNext])
-		w.doneRing[w.doneNext] = k
-		w.doneNext = (w.doneNext + 1) % len(w.doneRing)
-	}
-	w.done[k] = struct{}{}
-}
+func (w *idWindow) finished(k string) { w.done.add(k) }
 
-func (w *idWindow) isFinished(k string) bool {
-	_, ok := w.done[k]
-	return ok
-}
+func (w *idWindow) isFinished(k string) bool { return w.done.has(k) }

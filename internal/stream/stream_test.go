@@ -328,13 +328,13 @@ func TestIDWindow_Seen(t *testing.T) {
 			t.Fatalf("seen(%q) on first sight", id)
 		}
 	}
-	if len(w.ids) != 4 || len(w.ring) != 4 {
-		t.Fatalf("window holds %d ids in a ring of %d, want 4", len(w.ids), len(w.ring))
+	if len(w.ids.set) != 4 || len(w.ids.ring) != 4 {
+		t.Fatalf("window holds %d ids in a ring of %d, want 4", len(w.ids.set), len(w.ids.ring))
 	}
 	for i := range 100 { // the set never grows past the window
 		w.seen(strconv.Itoa(1000 + i))
-		if len(w.ids) != 4 || len(w.ring) != 4 {
-			t.Fatalf("after %d more ids the window holds %d ids in a ring of %d, want 4", i+1, len(w.ids), len(w.ring))
+		if len(w.ids.set) != 4 || len(w.ids.ring) != 4 {
+			t.Fatalf("after %d more ids the window holds %d ids in a ring of %d, want 4", i+1, len(w.ids.set), len(w.ids.ring))
 		}
 	}
 	for _, id := range []string{"1096", "1097", "1098", "1099"} {
@@ -356,11 +356,11 @@ func TestIDWindow_Finished(t *testing.T) {
 		t.Fatal("isFinished wrong after a, b, c")
 	}
 	w.finished("d") // forgets a, the oldest
-	if w.isFinished("a") || !w.isFinished("d") || len(w.done) != 3 {
-		t.Fatalf("after d: a finished %v, d finished %v, %d remembered", w.isFinished("a"), w.isFinished("d"), len(w.done))
+	if w.isFinished("a") || !w.isFinished("d") || len(w.done.set) != 3 {
+		t.Fatalf("after d: a finished %v, d finished %v, %d remembered", w.isFinished("a"), w.isFinished("d"), len(w.done.set))
 	}
-	if big := newIDWindow(DefaultDedupWindow); cap(big.doneRing) != maxOpenStreaks {
-		t.Errorf("finished-streak ring of %d, want maxOpenStreaks (%d)", cap(big.doneRing), maxOpenStreaks)
+	if big := newIDWindow(DefaultDedupWindow); cap(big.done.ring) != maxOpenStreaks {
+		t.Errorf("finished-streak ring of %d, want maxOpenStreaks (%d)", cap(big.done.ring), maxOpenStreaks)
 	}
 }
 

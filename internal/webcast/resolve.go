@@ -25,30 +25,11 @@ type RoomInfo struct {
 	Title    string
 }
 
-var usernameRe = regexp.MustCompile(`^[A-Za-z0-9_.]{1,64}$`)
-
-// NormalizeUsername accepts "name", "@name" and profile URLs such as
-// https://www.tiktok.com/@name/live and returns "name".
-func NormalizeUsername(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if u, err := url.Parse(s); err == nil && u.Host != "" {
-		s = u.Path
-	}
-	s = strings.TrimPrefix(s, "/")
-	s = strings.TrimSuffix(strings.TrimSuffix(s, "/"), "/live")
-	s = strings.TrimPrefix(s, "@")
-	if !usernameRe.MatchString(s) {
-		return "", &Error{Kind: KindUserNotFound, Op: "normalise username", Detail: "not a TikTok username",
-			Hint: "use letters, digits, '_' and '.', e.g. @name or https://www.tiktok.com/@name/live"}
-	}
-	return s, nil
-}
-
 // Resolve finds a user's room id and live status: the HTML page's SIGI_STATE first, then the
 // api-live route, then the room info route (status and age restriction). It returns the info it has
 // together with ErrOffline, ErrUserNotFound, ErrAgeRestricted, ErrBlocked or ErrNetwork.
 func (c *Client) Resolve(ctx context.Context, username string) (RoomInfo, error) {
-	name, err := NormalizeUsername(username)
+	name, err := ParseUsername(username)
 	if err != nil {
 		return RoomInfo{}, err
 	}
@@ -96,7 +77,7 @@ func (c *Client) CheckLive(ctx context.Context, roomID string) (bool, error) {
 // live page), no sign call. It asks by username because TikTok gives each broadcast a new room id, so
 // polling the old room would never see the host come back. The info has the current room id.
 func (c *Client) LiveStatus(ctx context.Context, username string) (RoomInfo, error) {
-	name, err := NormalizeUsername(username)
+	name, err := ParseUsername(username)
 	if err != nil {
 		return RoomInfo{}, err
 	}

@@ -5,38 +5,6 @@ import (
 	"testing"
 )
 
-func TestNormalizeUsername(t *testing.T) {
-	tests := []struct {
-		in, want string
-		wantErr  bool
-	}{
-		{in: "alice", want: "alice"},
-		{in: "@alice", want: "alice"},
-		{in: " @alice.b_c ", want: "alice.b_c"},
-		{in: "https://www.tiktok.com/@alice/live", want: "alice"},
-		{in: "https://www.tiktok.com/@alice/live/", want: "alice"},
-		{in: "https://www.tiktok.com/@alice", want: "alice"},
-		{in: "www.tiktok.com/@alice/live", wantErr: true}, // no scheme: not a URL, and '/' is not allowed
-		{in: "", wantErr: true},
-		{in: "@", wantErr: true},
-		{in: "ali ce", wantErr: true},
-		{in: "../etc/passwd", wantErr: true},
-		{in: "alice%20", wantErr: true},
-	}
-	for _, tt := range tests {
-		got, err := NormalizeUsername(tt.in)
-		if tt.wantErr {
-			if err == nil {
-				t.Errorf("NormalizeUsername(%q) = %q, want an error", tt.in, got)
-			}
-			continue
-		}
-		if err != nil || got != tt.want {
-			t.Errorf("NormalizeUsername(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-}
-
 func TestParseLivePage(t *testing.T) {
 	const pre = `<html><head></head><body><script id="SIGI_STATE" type="application/json">`
 	const post = `</script></body></html>`

@@ -33,6 +33,10 @@ func (e *UsernameError) Unwrap() error { return ErrUserNotFound }
 // with or without a scheme: https://www.tiktok.com/@name, https://www.tiktok.com/@name/live,
 // tiktok.com/@name?lang=en, https://m.tiktok.com/@name/ (query and fragment are ignored).
 //
+// It is the one set of rules for a username from outside: the client (Resolve, LiveStatus, so the
+// watch subcommand), the room manager's key (room.Key) and the HTTP routes all apply it, so they
+// agree on which room a string names.
+//
 // The result is lower-case because TikTok handles are case-insensitive and everything after this
 // (room.Key, hub filters, scoped tokens, the README's "names are lower-cased") keys rooms by the
 // lower-case name; lower-casing here makes the function idempotent and "@Name" and "name" one room.
