@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -13,26 +14,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/tiktok-live-server/tiktok-live-server/internal/auth"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 )
 
-// wantRouteAccess is the access of every registered route, as the guard inferred it from the
-// patterns before routes declared it: the declarations must keep it.
+// wantRouteAccess is the access every registered route declares. The levels are what the guard
+// inferred from the patterns before routes declared them; the refinements are the patterns it
+// singled out then. testdata/route_access.golden pins the answers that follow from both.
 var wantRouteAccess = map[string]string{
-	"GET /health":                          "read",
+	"GET /health":                          "read everyRoom",
 	"GET /test/{username}":                 "read",
 	"POST /connect/{username}":             "admin",
 	"DELETE /connect/{username}":           "admin",
 	"GET /status/{username}":               "read",
-	"GET /status":                          "read",
+	"GET /status":                          "read everyRoom",
 	"POST /shutdown":                       "admin",
-	"GET /":                                "read",
-	"GET /v1/rooms":                        "read",
+	"GET /":                                "read pageUnlessUpgrade",
+	"GET /v1/rooms":                        "read everyRoom",
 	"PUT /v1/rooms/{username}":             "admin",
 	"GET /v1/rooms/{username}":             "read",
 	"DELETE /v1/rooms/{username}":          "admin",
 	"GET /v1/ws":                           "read",
-	"GET /v1/events":                       "read",
+	"GET /v1/events":                       "read sameOriginStream",
 	"GET /v1/rooms/{username}/events":      "read",
 	"GET /v1/rooms/{username}/sessions":    "read",
 	"GET /v1/rooms/{username}/leaderboard": "read",
@@ -41,34 +46,103 @@ var wantRouteAccess = map[string]string{
 	"GET /v1/sessions/{id}/summary":        "read",
 	"GET /v1/sessions/{id}/leaderboard":    "read",
 	"GET /v1/sessions/{id}/capture":        "read",
-	"POST /v1/rooms/{username}/simulate":   "admin",
+	"POST /v1/rooms/{username}/simulate":   "admin openInDemo",
 	"GET /healthz":                         "public",
 	"GET /readyz":                          "public",
-	"GET /metrics":                         "read",
+	"GET /metrics":                         "read everyRoom",
 	"GET /openapi.json":                    "public",
 }
 
-var accessNames = map[access]string{accessPublic: "public", accessRead: "read", accessAdmin: "admin"}
+// declared describes a route's declared access as wantRouteAccess does.
+func declared(rt Route) string {
+	d := map[access]string{accessUndeclared: "undeclared", accessPublic: "public", accessRead: "read", accessAdmin: "admin"}[rt.access]
+	for _, f := range []struct {
+		flag routeFlag
+		name string
+	}{{everyRoom, "everyRoom"}, {pageUnlessUpgrade, "pageUnlessUpgrade"}, {sameOriginStream, "sameOriginStream"}, {openInDemo, "openInDemo"}} {
+		if rt.has(f.flag) {
+			d += " " + f.name
+		}
+	}
+	return d
+}
 
-// TestServer_RouteAccess: every registered route has the access the table gives it, and the table
-// names no route that is not registered.
+// TestServer_RouteAccess: every registered route declares an access level, the one the table gives
+// it, and the table names no route that is not registered.
 func TestServer_RouteAccess(t *testing.T) {
 	s := New(Config{})
 	seen := map[string]bool{}
 	for _, r := range s.Routes() {
 		key := r.Method + " " + r.Pattern
 		seen[key] = true
-		got := accessNames[routeAccess(r.Method, r.Pattern)]
+		got := declared(r)
+		if r.access == accessUndeclared {
+			t.Errorf("%s declares no access level: register it with public, read or admin", key)
+		}
 		if want, ok := wantRouteAccess[key]; !ok {
-			t.Errorf("%s is registered but not in wantRouteAccess (access %s)", key, got)
+			t.Errorf("%s is registered but not in wantRouteAccess (declared %s)", key, got)
 		} else if got != want {
-			t.Errorf("%s: access %s, want %s", key, got, want)
+			t.Errorf("%s: declared %s, want %s", key, got, want)
 		}
 	}
 	for key := range wantRouteAccess {
 		if !seen[key] {
 			t.Errorf("wantRouteAccess has %s, which is not registered", key)
 		}
+	}
+}
+
+// TestServer_UndeclaredRoute: a route registered without an access level refuses every request
+// with a JSON 500, whatever the security set-up and the token, and its handler never runs.
+func TestServer_UndeclaredRoute(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    Config
+		header string
+	}{
+		{"everything open", Config{}, ""},
+		{"tokens, admin token", Config{Security: Security{Policy: &auth.Policy{AdminToken: testAdmin}}}, bearer(testAdmin)},
+		{"tokens, no token", Config{Security: Security{Policy: &auth.Policy{AdminToken: testAdmin}}}, ""},
+		{"demo", Config{Demo: true}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(tc.cfg)
+			ran := false
+			s.routes = append(s.routes, Route{Method: "GET", Pattern: "/v1/undeclared", handler: func(w http.ResponseWriter, r *http.Request) {
+				ran = true
+			}})
+			req := httptest.NewRequest("GET", "/v1/undeclared", nil)
+			req.Host = "127.0.0.1:8080"
+			if tc.header != "" {
+				k, v, _ := strings.Cut(tc.header, ": ")
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			s.buildMux().ServeHTTP(rec, req)
+			var body errorBody
+			json.Unmarshal(rec.Body.Bytes(), &body)
+			if rec.Code != http.StatusInternalServerError || body.Code != "access_undeclared" || body.Message == "" || ran {
+				t.Errorf("undeclared route: %d %+v, handler ran %v; want 500 access_undeclared, handler not run", rec.Code, body, ran)
+			}
+		})
+	}
+}
+
+// TestServer_DeclareRoute: a declaration must be "METHOD /pattern".
+func TestServer_DeclareRoute(t *testing.T) {
+	for _, route := range []string{"/health", "GET", "GET health", " /health", ""} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("read(%q) did not panic", route)
+				}
+			}()
+			read(route, func(http.ResponseWriter, *http.Request) {})
+		}()
+	}
+	if rt := read("GET /v1/x/{id}", nil, everyRoom); rt.Method != "GET" || rt.Pattern != "/v1/x/{id}" || declared(rt) != "read everyRoom" {
+		t.Errorf("read(GET /v1/x/{id}) = %+v", rt)
 	}
 }
 
@@ -112,7 +186,8 @@ func TestServer_GuardMatrix(t *testing.T) {
 		{"read-upgrade-foreign-origin", append([]string{bearer(testRead), evil}, upgrade...)},
 	}
 	var out strings.Builder
-	// Each request gets a server of its own, so no answer depends on the requests before it.
+	// Each request gets a server of its own, so no answer depends on the requests before it (the
+	// inferring guard kept the dashboard page's public access for the WebSocket requests after it).
 	stubbed := func(cfg Config) (*Server, http.Handler) {
 		s := New(cfg)
 		for i := range s.routes {
@@ -175,5 +250,24 @@ func TestServer_GuardMatrix(t *testing.T) {
 		if !slices.Contains(gotLines, l) {
 			t.Errorf("golden file has, guard no longer answers:\n  %s", l)
 		}
+	}
+}
+
+// TestServer_DashboardPageKeepsWebSocketGuarded: loading the dashboard page (GET / without an
+// upgrade, public) does not open the legacy WebSocket on the same path to clients without a token.
+func TestServer_DashboardPageKeepsWebSocketGuarded(t *testing.T) {
+	s := securedStack(t, Security{})
+	if code, _, body := s.req("GET", "/", ""); code != http.StatusOK {
+		t.Fatalf("GET / = %d %v, want 200 (the page is public)", code, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, testutil.HTTPToWS(s.url)+"/", nil)
+	if err == nil {
+		c.CloseNow()
+		t.Fatal("a WebSocket at / without a token was accepted after the page was loaded")
+	}
+	if resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("WebSocket at / without a token: %v (response %v), want 401", err, resp)
 	}
 }
