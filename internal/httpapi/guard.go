@@ -50,14 +50,60 @@ const (
 // (another port on this machine, file: pages). Drive-by websites are refused.
 var DefaultAllowedOrigins = []string{"http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "null"}
 
-// access is what a route needs.
+// access is what a route needs. Every route declares it where it is registered (public, read,
+// admin); the zero value is a route that declared nothing, which the guard refuses.
 type access int
 
 const (
-	accessPublic access = iota // static pages, liveness, the API description
-	accessRead                 // room data: status, streams, history (a scoped token: its room only)
-	accessAdmin                // anything that changes state
+	accessUndeclared access = iota // registered without an access level: refused
+	accessPublic                   // static pages, liveness, the API description
+	accessRead                     // room data: status, streams, history (a scoped token: its room only)
+	accessAdmin                    // anything that changes state
 )
+
+// routeFlag refines a route's declared access.
+type routeFlag uint8
+
+const (
+	// everyRoom: the route covers every room, so a room token is refused.
+	everyRoom routeFlag = 1 << iota
+	// pageUnlessUpgrade: without a WebSocket upgrade the route is the dashboard page, public (its
+	// data comes through the guarded API); the upgrade keeps the declared access.
+	pageUnlessUpgrade
+	// sameOriginStream: a stream other sites' browsers may not open, as they may not change
+	// anything (SSE; a WebSocket upgrade is checked so on every route).
+	sameOriginStream
+	// openInDemo: on a --demo server the route needs no admin token (the simulator).
+	openInDemo
+)
+
+// public, read and admin declare a route: "METHOD /pattern" (net/http syntax), its handler and
+// what refines its access.
+func public(route string, h http.HandlerFunc, flags ...routeFlag) Route {
+	return declare(accessPublic, route, h, flags)
+}
+
+func read(route string, h http.HandlerFunc, flags ...routeFlag) Route {
+	return declare(accessRead, route, h, flags)
+}
+
+func admin(route string, h http.HandlerFunc, flags ...routeFlag) Route {
+	return declare(accessAdmin, route, h, flags)
+}
+
+func declare(a access, route string, h http.HandlerFunc, flags []routeFlag) Route {
+	method, pattern, ok := strings.Cut(route, " ")
+	if !ok || method == "" || !strings.HasPrefix(pattern, "/") {
+		panic("httpapi: route " + strconv.Quote(route) + ` is not "METHOD /pattern"`)
+	}
+	rt := Route{Method: method, Pattern: pattern, access: a, handler: h}
+	for _, f := range flags {
+		rt.flags |= f
+	}
+	return rt
+}
+
+func (rt Route) has(f routeFlag) bool { return rt.flags&f != 0 }
 
 type grantKey struct{}
 
@@ -67,17 +113,6 @@ func grantOf(r *http.Request) auth.Grant {
 		return g
 	}
 	return auth.Grant{Level: auth.LevelAdmin}
-}
-
-// routeAccess classifies a route.
-func routeAccess(method, pattern string) access {
-	switch {
-	case pattern == "/healthz" || pattern == "/readyz" || pattern == "/openapi.json":
-		return accessPublic
-	case method == http.MethodGet || method == http.MethodHead:
-		return accessRead // for "/", the WebSocket; guard lets the dashboard page itself through
-	}
-	return accessAdmin
 }
 
 func isLoopback(ip string) bool {
@@ -124,8 +159,17 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) (done bool) {
 }
 
 // guard applies the limits and the access rules of one route before its handler.
-func (s *Server) guard(a access, pattern string, h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) guard(rt Route) http.HandlerFunc {
+	h := rt.handler
 	return func(w http.ResponseWriter, r *http.Request) {
+		if rt.access == accessUndeclared {
+			writeError(w, http.StatusInternalServerError, "access_undeclared",
+				rt.Method+" "+rt.Pattern+" declares no access level, so it answers nothing (a bug in the server)")
+			return
+		}
+		// A copy per request: lowering it for the dashboard page must not open the WebSocket on the
+		// same route to the requests after it.
+		a := rt.access
 		sec := &s.cfg.Security
 		ip := auth.ClientIP(r, sec.TrustProxy)
 		if s.limiter != nil && !isLoopback(ip) {
@@ -148,12 +192,12 @@ func (s *Server) guard(a access, pattern string, h http.HandlerFunc) http.Handle
 			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 		}
 		// A browser on another site may not change anything here (CSRF), nor open a stream.
-		if (a == accessAdmin || isUpgrade(r) || pattern == "/v1/events") && !s.originOK(r) {
+		if (a == accessAdmin || isUpgrade(r) || rt.has(sameOriginStream)) && !s.originOK(r) {
 			writeError(w, http.StatusForbidden, "origin_not_allowed", "requests from this origin are refused; add it with --allowed-origins")
 			return
 		}
-		if pattern == "/" && !isUpgrade(r) {
-			a = accessPublic // the dashboard page: static, its data comes through the guarded API
+		if rt.has(pageUnlessUpgrade) && !isUpgrade(r) {
+			a = accessPublic
 		}
 		if a == accessPublic || sec.Policy == nil {
 			h(w, r)
@@ -168,7 +212,7 @@ func (s *Server) guard(a access, pattern string, h http.HandlerFunc) http.Handle
 				"; send a valid token (or none where reads are open)")
 			return
 		}
-		if a == accessAdmin && (sec.Policy.Admin(tok) || pattern == "/v1/rooms/{username}/simulate" && s.cfg.Demo) {
+		if a == accessAdmin && (sec.Policy.Admin(tok) || rt.has(openInDemo) && s.cfg.Demo) {
 			// The admin routes may be open (no admin token on loopback), and the demo's simulator
 			// needs no token; reads still follow the read token.
 			h(w, r.WithContext(context.WithValue(r.Context(), grantKey{}, auth.Grant{Level: auth.LevelAdmin})))
@@ -189,7 +233,7 @@ func (s *Server) guard(a access, pattern string, h http.HandlerFunc) http.Handle
 				return
 			}
 		}
-		if g.Level == auth.LevelRoom && (pattern == "/v1/rooms" || pattern == "/status" || pattern == "/metrics" || pattern == "/health") {
+		if g.Level == auth.LevelRoom && rt.has(everyRoom) {
 			writeError(w, http.StatusForbidden, "forbidden", "a room token reads its own room only; this route covers every room")
 			return
 		}

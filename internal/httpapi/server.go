@@ -93,10 +93,13 @@ type Server struct {
 	streams      sync.WaitGroup // stream handlers (WebSocket, SSE) still running
 }
 
-// Route is one registered method and path pattern (net/http syntax), as the OpenAPI document names it.
+// Route is one registered method and path pattern (net/http syntax), as the OpenAPI document names
+// it, with the access it declared (see public, read and admin).
 type Route struct {
 	Method  string
 	Pattern string
+	access  access
+	flags   routeFlag
 	handler http.HandlerFunc
 }
 
@@ -138,37 +141,38 @@ func New(cfg Config) *Server {
 	}
 	s.origins = append(append([]string(nil), DefaultAllowedOrigins...), sec.AllowedOrigins...)
 	s.registry = newRegistry(cfg.Rooms, cfg.Hub, cfg.Store)
+	// Each route declares its access here: public, read (a room token: its own room) or admin.
 	s.routes = []Route{
 		// The original server's routes.
-		{"GET", "/health", s.health},
-		{"GET", "/test/{username}", s.testUser},
-		{"POST", "/connect/{username}", s.connect},
-		{"DELETE", "/connect/{username}", s.disconnect},
-		{"GET", "/status/{username}", s.userStatus},
-		{"GET", "/status", s.currentStatus},
-		{"POST", "/shutdown", s.shutdown},
-		{"GET", "/", s.root},
+		read("GET /health", s.health, everyRoom),
+		read("GET /test/{username}", s.testUser),
+		admin("POST /connect/{username}", s.connect),
+		admin("DELETE /connect/{username}", s.disconnect),
+		read("GET /status/{username}", s.userStatus),
+		read("GET /status", s.currentStatus, everyRoom),
+		admin("POST /shutdown", s.shutdown),
+		read("GET /", s.root, pageUnlessUpgrade), // the WebSocket, or the dashboard page
 		// Versioned API.
-		{"GET", "/v1/rooms", s.listRooms},
-		{"PUT", "/v1/rooms/{username}", s.putRoom},
-		{"GET", "/v1/rooms/{username}", s.getRoom},
-		{"DELETE", "/v1/rooms/{username}", s.deleteRoom},
-		{"GET", "/v1/ws", s.v1WebSocket},
-		{"GET", "/v1/events", s.sse},
-		{"GET", "/v1/rooms/{username}/events", s.needStore(s.roomEvents)},
-		{"GET", "/v1/rooms/{username}/sessions", s.needStore(s.roomSessions)},
-		{"GET", "/v1/rooms/{username}/leaderboard", s.needStore(s.roomLeaderboard)},
-		{"GET", "/v1/sessions/{id}", s.needStore(s.getSession)},
-		{"GET", "/v1/sessions/{id}/events", s.needStore(s.sessionEvents)},
-		{"GET", "/v1/sessions/{id}/summary", s.needStore(s.sessionSummary)},
-		{"GET", "/v1/sessions/{id}/leaderboard", s.needStore(s.sessionLeaderboard)},
-		{"GET", "/v1/sessions/{id}/capture", s.needStore(s.sessionCapture)},
-		{"POST", "/v1/rooms/{username}/simulate", s.simulate},
+		read("GET /v1/rooms", s.listRooms, everyRoom),
+		admin("PUT /v1/rooms/{username}", s.putRoom),
+		read("GET /v1/rooms/{username}", s.getRoom),
+		admin("DELETE /v1/rooms/{username}", s.deleteRoom),
+		read("GET /v1/ws", s.v1WebSocket),
+		read("GET /v1/events", s.sse, sameOriginStream),
+		read("GET /v1/rooms/{username}/events", s.needStore(s.roomEvents)),
+		read("GET /v1/rooms/{username}/sessions", s.needStore(s.roomSessions)),
+		read("GET /v1/rooms/{username}/leaderboard", s.needStore(s.roomLeaderboard)),
+		read("GET /v1/sessions/{id}", s.needStore(s.getSession)),
+		read("GET /v1/sessions/{id}/events", s.needStore(s.sessionEvents)),
+		read("GET /v1/sessions/{id}/summary", s.needStore(s.sessionSummary)),
+		read("GET /v1/sessions/{id}/leaderboard", s.needStore(s.sessionLeaderboard)),
+		read("GET /v1/sessions/{id}/capture", s.needStore(s.sessionCapture)),
+		admin("POST /v1/rooms/{username}/simulate", s.simulate, openInDemo),
 		// Operations.
-		{"GET", "/healthz", s.healthz},
-		{"GET", "/readyz", s.readyz},
-		{"GET", "/metrics", s.metrics},
-		{"GET", "/openapi.json", s.openapi},
+		public("GET /healthz", s.healthz),
+		public("GET /readyz", s.readyz),
+		read("GET /metrics", s.metrics, everyRoom),
+		public("GET /openapi.json", s.openapi),
 	}
 	s.handler = s.buildMux()
 	return s
@@ -201,7 +205,10 @@ func (s *Server) buildMux() http.Handler {
 			byPath[r.Pattern] = map[string]http.HandlerFunc{}
 			order = append(order, r.Pattern)
 		}
-		byPath[r.Pattern][r.Method] = s.guard(routeAccess(r.Method, r.Pattern), r.Pattern, r.handler)
+		if r.access == accessUndeclared {
+			s.log.Error("route declares no access level; it refuses every request", "route", r.Method+" "+r.Pattern)
+		}
+		byPath[r.Pattern][r.Method] = s.guard(r)
 	}
 	for _, p := range order {
 		p := p
