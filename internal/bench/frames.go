@@ -9,9 +9,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/webcasttest"
 )
 
 // DecodeFrames are the push frames of the decode comparison: the frame BenchmarkDecodeFrame
@@ -28,7 +28,7 @@ type DecodeFrames struct {
 // BuildDecodeFrames builds the frames.
 func BuildDecodeFrames() (DecodeFrames, error) {
 	var msgs []*pb.WireMessage
-	for _, s := range eventtest.Samples() {
+	for _, s := range webcasttest.Samples() {
 		if s.Name == "corrupt" {
 			continue
 		}

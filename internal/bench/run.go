@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/webcasttest"
 )
 
 // Room is the fake TikTok user every run watches.
@@ -424,7 +424,7 @@ func (r *runner) closeClients() {
 
 // chatTemplate is the chat message every event copies its user from: a realistic sender.
 var chatTemplate = func() *pb.ChatMessage {
-	m, _ := eventtest.Find("chat").Msg.(*pb.ChatMessage)
+	m, _ := webcasttest.Find("chat").Msg.(*pb.ChatMessage)
 	return m
 }()
 

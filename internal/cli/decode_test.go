@@ -15,7 +15,7 @@ import (
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/capture"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/webcasttest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -33,12 +33,12 @@ func captureLine(method string, payload []byte) string {
 // way we know.
 func decodeInputs() map[string]string {
 	var samples []string
-	for _, s := range eventtest.Samples() {
+	for _, s := range webcasttest.Samples() {
 		samples = append(samples, captureLine(s.Method, s.Payload()))
 	}
-	chat := eventtest.Find("chat").Payload()
+	chat := webcasttest.Find("chat").Payload()
 	bad := []string{
-		`{"method":"WebcastLikeMessage","payload":"` + base64.RawURLEncoding.EncodeToString(eventtest.Find("like").Payload()) + `","delayMs":250,"msgId":"1"}`,
+		`{"method":"WebcastLikeMessage","payload":"` + base64.RawURLEncoding.EncodeToString(webcasttest.Find("like").Payload()) + `","delayMs":250,"msgId":"1"}`,
 		``,
 		`   `,
 		`not json at all`,
@@ -188,7 +188,7 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
 
 func TestRunDecode(t *testing.T) {
-	gift := eventtest.Find("gift_streak_final")
+	gift := webcasttest.Find("gift_streak_final")
 	input := captureLine(gift.Method, gift.Payload()) + "\n\nnot json\n"
 	tests := []struct {
 		name     string

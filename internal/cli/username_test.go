@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/leakcheck"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/webcasttest"
 )
 
 // firstLine is a Writer that calls done once, when the first whole line has been written.
@@ -83,7 +83,7 @@ func TestUsername_EntryPoints(t *testing.T) {
 	u := fake.URLs()
 	client := webcast.New(webcast.Config{WebURL: u.Web, WebcastURL: u.Webcast})
 	srv := startServer(t, 5)
-	gift := eventtest.Find("gift_streak_final")
+	gift := webcasttest.Find("gift_streak_final")
 	capture := captureLine(gift.Method, gift.Payload()) + "\n"
 
 	entryPoints := []struct {

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/webcasttest"
 )
 
 // discard is a Publisher that drops every message, so a benchmark measures the room alone.
@@ -25,9 +25,9 @@ func freshIDs() []string {
 	return ids
 }
 
-// sampleEvent converts an eventtest sample as a session would.
+// sampleEvent converts a webcasttest sample as a session would.
 func sampleEvent(name string) event.Event {
-	s := eventtest.Find(name)
+	s := webcasttest.Find(name)
 	payload := s.Payload()
 	m := webcast.Message{Method: s.Method, MsgID: s.MsgID, Payload: payload, ReceivedAt: eventTime}
 	m.Decoded, m.Err = webcast.DecodePayload(s.Method, payload)

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/leakcheck"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/webcasttest"
 )
 
 // ---- test doubles and helpers ----
@@ -91,7 +91,7 @@ type fakeClock struct {
 }
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.UnixMilli(eventtest.BaseTime + 60_000).UTC()}
+	return &fakeClock{now: time.UnixMilli(webcasttest.BaseTime + 60_000).UTC()}
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -133,7 +133,7 @@ func decode(t *testing.T, m *hub.Message) event.Event {
 }
 
 var (
-	eventTime = time.UnixMilli(eventtest.BaseTime).UTC()
+	eventTime = time.UnixMilli(webcasttest.BaseTime).UTC()
 	alice     = event.User{UserID: "6812345678901234567", UniqueID: "alice.wonder", Nickname: "Alice"}
 	bob       = event.User{UserID: "7098765432109876543", UniqueID: "bob_builds", Nickname: "Bob"}
 	host      = event.User{UserID: "6900000000000000001", UniqueID: "streamer", Nickname: "Streamer Live"}
@@ -192,7 +192,7 @@ func TestRoom_PublishSequence(t *testing.T) {
 
 	// Every sample TikTok message, converted as a session would, then a lifecycle event.
 	var sent []event.Event
-	for _, s := range eventtest.Samples() {
+	for _, s := range webcasttest.Samples() {
 		payload := s.Payload()
 		m := webcast.Message{Method: s.Method, MsgID: s.MsgID, Payload: payload, ReceivedAt: eventTime}
 		m.Decoded, m.Err = webcast.DecodePayload(s.Method, payload)

@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/webcasttest"
 )
 
 // FuzzToEvent: any bytes under any method (fuzzMethods, shared with FuzzDecodePayload) give
 // exactly one event whose JSON is valid, has the envelope keys, and reads back into the same JSON.
 func FuzzToEvent(f *testing.F) {
-	for _, s := range eventtest.Samples() {
+	for _, s := range webcasttest.Samples() {
 		for i, m := range fuzzMethods {
 			if m == s.Method {
 				f.Add(uint8(i), s.Payload(), s.MsgID, false, int64(1795795245833))
@@ -54,7 +54,7 @@ func FuzzToEvent(f *testing.F) {
 
 // FuzzDecode: any line gives exactly one event, as valid JSON.
 func FuzzDecodeLine(f *testing.F) {
-	for _, s := range eventtest.Samples() {
+	for _, s := range webcasttest.Samples() {
 		f.Add(captureLine(s.Method, s.Payload()))
 	}
 	f.Add([]byte(`{"method":"WebcastChatMessage","payload":"","delayMs":"5","msgId":7}`))

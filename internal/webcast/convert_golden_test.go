@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/webcasttest"
 )
 
 // The goldens of testdata/ are also the TikTok examples of docs/events.md, which internal/event's
@@ -24,7 +24,7 @@ var (
 )
 
 // messageOf decodes a sample as the session would.
-func messageOf(s eventtest.Sample) Message {
+func messageOf(s webcasttest.Sample) Message {
 	payload := s.Payload()
 	m := Message{Method: s.Method, MsgID: s.MsgID, Payload: payload, ReceivedAt: receivedAt}
 	m.Decoded, m.Err = DecodePayload(s.Method, payload)
@@ -49,7 +49,7 @@ func compact(t testing.TB, b []byte) []byte {
 // TestToEvent_Golden: every sample's event is its golden file. Seq and epoch are stamped as the
 // room stream would, so the files (and the docs) show them.
 func TestToEvent_Golden(t *testing.T) {
-	for i, s := range eventtest.Samples() {
+	for i, s := range webcasttest.Samples() {
 		t.Run(s.Name, func(t *testing.T) {
 			m := messageOf(s)
 			m.History = s.Name == "member" // one example of a re-sent message

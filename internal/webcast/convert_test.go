@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/webcasttest"
 )
 
 func TestSocialAction(t *testing.T) {
@@ -65,7 +65,7 @@ func TestToEvent_Control(t *testing.T) {
 }
 
 func TestToEvent_Envelope(t *testing.T) {
-	common := &pb.MessageCommon{MsgId: 77, RoomId: 88, CreateTimeMs: eventtest.BaseTime}
+	common := &pb.MessageCommon{MsgId: 77, RoomId: 88, CreateTimeMs: webcasttest.BaseTime}
 	tests := []struct {
 		name       string
 		m          Message
@@ -78,13 +78,13 @@ func TestToEvent_Envelope(t *testing.T) {
 			name:   "wire id and create time",
 			m:      Message{MsgID: 5, Decoded: &pb.LikeMessage{Common: common}, ReceivedAt: receivedAt},
 			room:   testRoom,
-			wantID: "5", wantRoomID: testRoom.RoomID, wantTime: time.UnixMilli(eventtest.BaseTime).UTC(),
+			wantID: "5", wantRoomID: testRoom.RoomID, wantTime: time.UnixMilli(webcasttest.BaseTime).UTC(),
 		},
 		{
 			name:   "common id and room when the message has none",
 			m:      Message{Decoded: &pb.LikeMessage{Common: common}, ReceivedAt: receivedAt},
 			room:   event.Room{Username: "x"},
-			wantID: "77", wantRoomID: "88", wantTime: time.UnixMilli(eventtest.BaseTime).UTC(),
+			wantID: "77", wantRoomID: "88", wantTime: time.UnixMilli(webcasttest.BaseTime).UTC(),
 		},
 		{
 			name:   "no common: receive time, truncated to ms",
@@ -105,10 +105,10 @@ func TestToEvent_Envelope(t *testing.T) {
 		},
 		{
 			name: "unknown method: common read from the raw bytes",
-			m: Message{Method: "WebcastRoomPinMessage", Payload: eventtest.Find("unknown").Payload(),
+			m: Message{Method: "WebcastRoomPinMessage", Payload: webcasttest.Find("unknown").Payload(),
 				ReceivedAt: receivedAt},
 			wantID: "7311500000000000023", wantRoomID: "7311111111111111111",
-			wantTime: time.UnixMilli(eventtest.BaseTime + 23000).UTC(),
+			wantTime: time.UnixMilli(webcasttest.BaseTime + 23000).UTC(),
 		},
 	}
 	for _, tt := range tests {
@@ -285,7 +285,7 @@ func TestFillPattern(t *testing.T) {
 }
 
 func TestToEvent_Battle(t *testing.T) {
-	m := messageOf(eventtest.Find("battle"))
+	m := messageOf(webcasttest.Find("battle"))
 	// Map order is random in Go: the teams must come out sorted every time.
 	for range 20 {
 		ev := ToEvent(&m, testRoom)
@@ -294,7 +294,7 @@ func TestToEvent_Battle(t *testing.T) {
 			t.Fatalf("teams %+v", d.Teams)
 		}
 	}
-	m = messageOf(eventtest.Find("battle_armies"))
+	m = messageOf(webcasttest.Find("battle_armies"))
 	for range 20 {
 		d := ToEvent(&m, testRoom).Data.(event.BattleArmiesData)
 		if len(d.Teams) != 2 || d.Teams[0].Points != 1005 || d.Teams[1].Points != 299 || len(d.Teams[0].Users) != 2 {

@@ -7,8 +7,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/webcasttest"
 )
 
 // fuzzMethods: every method with a schema, and one without.
@@ -21,7 +21,7 @@ var fuzzMethods = []string{
 // FuzzDecodePayload: any bytes under any method either decode into the method's typed message or
 // fail with a KindDecode *Error; a method without a schema gives (nil, nil). Never a panic.
 func FuzzDecodePayload(f *testing.F) {
-	for _, s := range eventtest.Samples() {
+	for _, s := range webcasttest.Samples() {
 		for i, m := range fuzzMethods {
 			if m == s.Method {
 				f.Add(uint8(i), s.Payload())
@@ -58,7 +58,7 @@ func FuzzDecodePayload(f *testing.F) {
 // and Messages gives one Message per wire message.
 func FuzzDecodeFrame(f *testing.F) {
 	var wires []*pb.WireMessage
-	for _, s := range eventtest.Samples() {
+	for _, s := range webcasttest.Samples() {
 		wires = append(wires, &pb.WireMessage{Method: s.Method, Payload: s.Payload(), MsgId: s.MsgID})
 	}
 	result, _ := proto.Marshal(&pb.FetchResult{Messages: wires[:3], Cursor: "1795795245833_7311", NeedsAck: true, InternalExt: "fetch_time:1795795245833"})

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/webcasttest"
 )
 
 func captureLine(method string, payload []byte) []byte {
@@ -14,7 +14,7 @@ func captureLine(method string, payload []byte) []byte {
 }
 
 func TestDecode(t *testing.T) {
-	gift := eventtest.Find("gift_streak_final")
+	gift := webcasttest.Find("gift_streak_final")
 	tests := []struct {
 		name     string
 		line     []byte

@@ -6,16 +6,16 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tiktok-live-server/tiktok-live-server/internal/event/eventtest"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/webcasttest"
 )
 
 // benchFrame is a realistic push frame: one of every sample message, gzip'd as TikTok sends it.
 func benchFrame(b *testing.B, gzip bool) ([]byte, int) {
 	b.Helper()
 	var msgs []*pb.WireMessage
-	for _, s := range eventtest.Samples() {
+	for _, s := range webcasttest.Samples() {
 		msgs = append(msgs, &pb.WireMessage{Method: s.Method, Payload: s.Payload(), MsgId: s.MsgID})
 	}
 	res, err := proto.Marshal(&pb.FetchResult{Messages: msgs, Cursor: "t-1_r-1", InternalExt: "internal_src:bench", NeedsAck: true})

@@ -1,10 +1,10 @@
-// Package eventtest holds realistic TikTok messages for tests, benchmarks, fuzz seeds and golden files:
+// Package webcasttest holds realistic TikTok messages for tests, benchmarks, fuzz seeds and golden files:
 // one or more for every method we decode, plus an unknown method and a corrupt payload.
 //
 // It depends only on the generated pb package, so that the webcast package's own tests can use it
 // without an import cycle. Values are invented but shaped like real traffic (19-digit ids, TikTok CDN
 // URL layouts, display-text keys seen in recordings).
-package eventtest
+package webcasttest
 
 import (
 	"google.golang.org/protobuf/encoding/protowire"
@@ -36,7 +36,7 @@ func (s Sample) Payload() []byte {
 	}
 	b, err := proto.Marshal(s.Msg)
 	if err != nil {
-		panic("eventtest: " + s.Name + ": " + err.Error())
+		panic("webcasttest: " + s.Name + ": " + err.Error())
 	}
 	return b
 }
@@ -48,7 +48,7 @@ func Find(name string) Sample {
 			return s
 		}
 	}
-	panic("eventtest: no sample " + name)
+	panic("webcasttest: no sample " + name)
 }
 
 func common(method string, n int64, display string) *pb.MessageCommon {
