@@ -205,13 +205,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		var wait time.Duration
 		if free > 0 {
 			cs, err := d.o.Queue.Claim(ctx, now, free, d.o.Lease)
-			if ctx.Err() != nil {
+			switch {
+			case err != nil && ctx.Err() != nil:
 				return nil
-			}
-			if err != nil {
+			case err != nil:
 				d.log.Warn("webhook queue: claim failed", "err", err)
 				wait = time.Second // the database is unhappy; do not spin on it
 			}
+			// Claims are handed on even when ctx just ended: handle releases them at once, so a
+			// restart need not wait for their leases.
 			for _, c := range cs {
 				d.inflight.Add(1)
 				d.count(c.EndpointID, func(s *EndpointStats) { s.InFlight++ })

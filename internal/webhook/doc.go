@@ -3,10 +3,11 @@
 // bodies, endpoints with their filters, a durable queue (SQLite, webhooks.db in the data
 // directory) and the Dispatcher that delivers from it with retries, under an SSRF guard.
 //
-// Guarantee: at least once, with the same webhook-id on every attempt. A delivery is recorded as
-// delivered in the same step as its 2xx is read, so a crash or restart resends only what had no
-// recorded 2xx; the one window left (killed between reading a 2xx and committing it) resends with
-// the same id, which receivers dedupe on.
+// Guarantee: at least once, with the same webhook-id on every attempt. Deliveries and their
+// outcomes are committed to SQLite (WAL) as they happen, so a crash or restart loses none and
+// resends only what has no recorded 2xx. The one window left, a kill between reading a 2xx and
+// committing it, resends with the same id, which receivers dedupe on. Delivery order is not
+// guaranteed; data.stream (epoch, seq) lets a receiver order.
 //
 // How it is meant to be wired (not done here; after the issue 13 restructuring):
 //

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -185,10 +186,7 @@ func Map(ev *event.Event, f Filter) ([]Payload, error) {
 }
 
 func newPayload(ev *event.Event, typ string) (Payload, error) {
-	evJSON, err := json.Marshal(ev)
-	if err != nil {
-		return Payload{}, fmt.Errorf("webhook: encode event: %w", err)
-	}
+	evJSON := ev.AppendJSON(nil) // not json.Marshal: that would HTML-escape the event's strings
 	b := body{Type: typ, Timestamp: ev.Time.UTC().Format(timeLayout), Data: bodyData{
 		Room:  bodyRoom{UniqueID: ev.Username, RoomID: ev.RoomID},
 		Event: evJSON,
@@ -196,9 +194,9 @@ func newPayload(ev *event.Event, typ string) (Payload, error) {
 	if ev.Epoch != "" || ev.Seq != 0 {
 		b.Data.Stream = &bodyStream{Epoch: ev.Epoch, Seq: ev.Seq}
 	}
-	out, err := json.Marshal(b)
+	out, err := encodeBody(&b)
 	if err != nil {
-		return Payload{}, fmt.Errorf("webhook: encode body: %w", err)
+		return Payload{}, err
 	}
 	return Payload{ID: eventID(ev, typ, evJSON), Type: typ, Room: ev.Username, Time: ev.Time, Body: out}, nil
 }
@@ -210,11 +208,23 @@ func TestPayload(endpointID string, now time.Time) (Payload, error) {
 		return Payload{}, err
 	}
 	b := body{Type: TypeTest, Timestamp: now.UTC().Format(timeLayout), Data: bodyData{Test: &bodyTest{EndpointID: endpointID}}}
-	out, err := json.Marshal(b)
+	out, err := encodeBody(&b)
 	if err != nil {
-		return Payload{}, fmt.Errorf("webhook: encode body: %w", err)
+		return Payload{}, err
 	}
 	return Payload{ID: id, Type: TypeTest, Time: now, Body: out}, nil
+}
+
+// encodeBody writes the body compact and without HTML escaping, so data.event holds the same
+// bytes as REST and WebSocket send.
+func encodeBody(b *body) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(b); err != nil {
+		return nil, fmt.Errorf("webhook: encode body: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"time"
@@ -212,5 +213,17 @@ func TestTestPayload(t *testing.T) {
 	}
 	if string(a.Body) != `{"type":"webhook.test","timestamp":"2026-01-01T12:00:00.123Z","data":{"room":{"unique_id":"","room_id":""},"test":{"endpoint_id":"ep_1"}}}` {
 		t.Fatalf("body %s", a.Body)
+	}
+}
+
+// data.event is byte for byte the event REST and WebSocket send (no HTML escaping).
+func TestMap_BodyHasTheEventBytes(t *testing.T) {
+	g := gift(event.StreakFinal, 10)
+	d := g.Data.(event.GiftData)
+	d.GiftName = "<Rose & Co>"
+	g.Data = d
+	p := mapOne(t, g)
+	if !bytes.Contains(p.Body, g.AppendJSON(nil)) {
+		t.Fatalf("body %s does not hold %s", p.Body, g.AppendJSON(nil))
 	}
 }

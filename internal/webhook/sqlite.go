@@ -91,6 +91,13 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteQueue, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, fmt.Errorf("webhook: create directory: %w", err)
 		}
+		// The file holds the endpoints' secrets: readable by the owner only. SQLite gives its -wal
+		// and -shm files the database file's permissions.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: open %q: %w", path, err)
+		}
+		f.Close()
 		// WAL and synchronous=NORMAL: a committed outcome survives the process being killed.
 		// immediate transactions take the write lock up front, so two processes (a restart
 		// overlapping the old one) wait on busy_timeout instead of failing a lock upgrade.

@@ -3,6 +3,7 @@ package webhook
 import (
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -257,6 +258,9 @@ func TestSQLiteQueue_Endpoints(t *testing.T) {
 		t.Fatalf("Endpoint(deleted) = %v", err)
 	}
 	q.Close()
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("webhooks.db mode %v, %v: it holds secrets, want 0600", fi.Mode(), err)
+	}
 
 	// Everything is on disk.
 	q = openQueue(t, path)
