@@ -59,13 +59,15 @@ func crashChild(path string) int {
 	return 0
 }
 
+// crashOptions: a fast schedule, and a timeout long enough that a slow machine does not turn a
+// 2xx into a timed-out attempt (which would be resent, rightly, and fail the exactly-once count).
 func crashOptions(q Queue, ua string) DispatcherOptions {
 	schedule := make([]time.Duration, 30)
 	for i := range schedule {
 		schedule[i] = 50 * time.Millisecond
 	}
 	return DispatcherOptions{Queue: q, Guard: Guard{AllowPrivate: true}, Schedule: schedule, Jitter: func(d time.Duration) time.Duration { return d },
-		Timeout: time.Second, Lease: 2 * time.Second, PollInterval: 100 * time.Millisecond, UserAgent: ua}
+		Timeout: 3 * time.Second, Lease: 4 * time.Second, PollInterval: 100 * time.Millisecond, UserAgent: ua}
 }
 
 // crashReceiver counts, per endpoint path and webhook-id, every request and every 2xx it gave.

@@ -76,7 +76,7 @@ func TestDispatcher_Timeout(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	e := newEnv(t, DispatcherOptions{Timeout: 200 * time.Millisecond})
+	e := newEnv(t, DispatcherOptions{Timeout: time.Second})
 	ep := addEndpoint(t, e.q, rc.URL(), Filter{})
 	e.enqueue(ep, "msg_1")
 	f := e.waitState(ep, "msg_1", StateFailed)

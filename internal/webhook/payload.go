@@ -163,26 +163,28 @@ func Kind(ev *event.Event) string {
 // mapping the same event again gives the same id, and the queue sends it once.
 func Map(ev *event.Event, f Filter) ([]Payload, error) {
 	typ := Kind(ev)
-	if typ == "" || !f.wantsType(typ) || !f.wantsRoom(ev.Username) {
+	if !f.accepts(ev, typ) {
 		return nil, nil
-	}
-	if typ == TypeGift {
-		g, ok := ev.Data.(event.GiftData)
-		if !ok {
-			return nil, nil
-		}
-		if g.StreakState == event.StreakProgress && !f.GiftStreakSteps {
-			return nil, nil
-		}
-		if g.TotalDiamonds < f.GiftMinDiamonds {
-			return nil, nil
-		}
 	}
 	p, err := newPayload(ev, typ)
 	if err != nil {
 		return nil, err
 	}
 	return []Payload{p}, nil
+}
+
+// accepts reports whether the filter takes an event of webhook type typ.
+func (f *Filter) accepts(ev *event.Event, typ string) bool {
+	if typ == "" || !f.wantsType(typ) || !f.wantsRoom(ev.Username) {
+		return false
+	}
+	if typ == TypeGift {
+		g, ok := ev.Data.(event.GiftData)
+		if !ok || g.StreakState == event.StreakProgress && !f.GiftStreakSteps || g.TotalDiamonds < f.GiftMinDiamonds {
+			return false
+		}
+	}
+	return true
 }
 
 func newPayload(ev *event.Event, typ string) (Payload, error) {
@@ -266,27 +268,30 @@ func DefaultTTL(typ string) time.Duration {
 }
 
 // Deliveries maps one event to the deliveries of every enabled endpoint that wants it: the fan-out
-// the event pipeline hands to Queue.Enqueue. ttl nil means DefaultTTL.
+// the event pipeline hands to Queue.Enqueue. The body is made once and shared. ttl nil means
+// DefaultTTL.
 func Deliveries(ev *event.Event, endpoints []Endpoint, ttl func(typ string) time.Duration) ([]Delivery, error) {
-	if Kind(ev) == "" {
+	typ := Kind(ev)
+	if typ == "" {
 		return nil, nil // most events: skip before touching the endpoints
 	}
 	if ttl == nil {
 		ttl = DefaultTTL
 	}
 	var out []Delivery
+	var p Payload
 	for i := range endpoints {
 		ep := &endpoints[i]
-		if ep.Disabled {
+		if ep.Disabled || !ep.Filter.accepts(ev, typ) {
 			continue
 		}
-		ps, err := Map(ev, ep.Filter)
-		if err != nil {
-			return nil, err
+		if p.ID == "" {
+			var err error
+			if p, err = newPayload(ev, typ); err != nil {
+				return nil, err
+			}
 		}
-		for _, p := range ps {
-			out = append(out, NewDelivery(ep.ID, p, ttl(p.Type)))
-		}
+		out = append(out, NewDelivery(ep.ID, p, ttl(p.Type)))
 	}
 	return out, nil
 }
