@@ -168,6 +168,54 @@ func (s *Store) readRows(ctx context.Context, buf []Row, query string, args ...a
 	return buf, nil
 }
 
+// LastCursor is the cursor of the newest event ever committed, 0 for a log that never had one: where
+// a reader that starts following the log now begins.
+func (s *Store) LastCursor(ctx context.Context) (int64, error) {
+	var last int64
+	if err := s.r.QueryRowContext(ctx, "SELECT last FROM event_ids").Scan(&last); err != nil {
+		return 0, fmt.Errorf("read the last cursor: %w", err)
+	}
+	return last, nil
+}
+
+// followScan bounds the cursors one EventsAfter call looks through, so catching up on a long log
+// of other types (chat, likes) is many short reads rather than one that holds a reader.
+const followScan = 20_000
+
+// EventsAfter is the read of a reader that follows the log by cursor (the webhook follower): up to
+// limit committed events after the cursor after whose type is one of types (every type when
+// empty), in log order, read into buf's spare capacity. next is where to read on: past the last
+// row returned when limit rows came back, else past every cursor looked through, so the events of
+// other types in between are not read again. Cursors are never reused, even after retention
+// deleted the newest events, so a persisted cursor misses nothing committed after it.
+func (s *Store) EventsAfter(ctx context.Context, after int64, types []string, limit int, buf []Row) (rows []Row, next int64, err error) {
+	last, err := s.LastCursor(ctx)
+	if err != nil {
+		return buf[:0], after, err
+	}
+	if last <= after {
+		return buf[:0], after, nil
+	}
+	upto := min(last, after+followScan)
+	query := "SELECT " + rowCols + " FROM events WHERE id > ? AND id <= ?"
+	args := []any{after, upto}
+	if len(types) > 0 {
+		query += " AND type IN (" + strings.TrimSuffix(strings.Repeat("?,", len(types)), ",") + ")"
+		args = append(args, anys(types)...)
+	}
+	if limit <= 0 {
+		limit = chunk
+	}
+	rows, err = s.readRows(ctx, buf[:0], query+" ORDER BY id LIMIT ?", append(args, limit)...)
+	if err != nil {
+		return rows, after, err
+	}
+	if len(rows) == limit {
+		return rows, rows[len(rows)-1].Cursor, nil
+	}
+	return rows, upto, nil
+}
+
 // NextCursor is the cursor Events would return for q, without reading the events: for answers
 // whose headers go out before their body.
 func (s *Store) NextCursor(ctx context.Context, q Query) (int64, error) {

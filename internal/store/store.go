@@ -164,6 +164,7 @@ type Store struct {
 
 	// writer state, touched only by the writer goroutine
 	sessions   map[string]*openSession
+	lastID     int64 // the highest event id given (event_ids.last): ids are never reused
 	sincePrune int
 	pass       *prunePass // a retention pass in progress
 	lastTurn   time.Time  // of retention
@@ -234,6 +235,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.loadOpenSessions(ctx); err != nil {
 		s.closeDBs()
 		return nil, err
+	}
+	if err := w.QueryRowContext(ctx, "SELECT max(last, (SELECT coalesce(max(id), 0) FROM events)) FROM event_ids").Scan(&s.lastID); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("read the last event id: %w", err)
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -597,15 +602,19 @@ func (s *Store) commit(ctx context.Context, batch []item) error {
 		return err
 	}
 	defer tx.Rollback()
+	// Ids are given here, past every id ever given (event_ids), not by SQLite: it would reuse the
+	// ids of the newest events once retention deleted them, and cursors that follow the log by id
+	// would skip what comes next.
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO events
-		(username, epoch, seq, session_id, type, msg_id, at, user_id, unique_id, nickname, action, gift_id, gift_name, amount, diamonds, viewers, simulated, json)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		(id, username, epoch, seq, session_id, type, msg_id, at, user_id, unique_id, nickname, action, gift_id, gift_name, amount, diamonds, viewers, simulated, json)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
 	defer ins.Close()
 	touched := map[string]event.Position{}
 	var gaps []item
+	id := s.lastID
 	for i := range batch {
 		it := &batch[i]
 		if it.raw != nil {
@@ -625,7 +634,8 @@ func (s *Store) commit(ctx context.Context, batch []item) error {
 			continue
 		}
 		c := columnsOf(e)
-		if _, err := ins.ExecContext(ctx, roomKey(e.Username), e.Epoch, int64(e.Seq), sid, e.Type, nullStr(e.ID), e.Time.UnixMilli(),
+		id++
+		if _, err := ins.ExecContext(ctx, id, roomKey(e.Username), e.Epoch, int64(e.Seq), sid, e.Type, nullStr(e.ID), e.Time.UnixMilli(),
 			nullStr(c.userID), nullStr(c.uniqueID), nullStr(c.nickname), nullStr(c.action), c.giftID, nullStr(c.giftName),
 			c.amount, c.diamonds, c.viewers, e.Simulated, it.msg.JSON); err != nil {
 			return fmt.Errorf("insert event %s #%d: %w", e.Username, e.Seq, err)
@@ -648,12 +658,21 @@ func (s *Store) commit(ctx context.Context, batch []item) error {
 	if s.opts.beforeCommit != nil {
 		s.opts.beforeCommit()
 	}
+	if id != s.lastID {
+		if _, err := tx.ExecContext(ctx, "UPDATE event_ids SET last = ?", id); err != nil {
+			return err
+		}
+	}
 	if s.opts.commitHook != nil {
 		if err := s.opts.commitHook(ctx); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.lastID = id
+	return nil
 }
 
 // recordGaps notes, in a transaction of its own, that the batch's events were delivered unstored.
