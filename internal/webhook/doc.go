@@ -9,17 +9,19 @@
 // committing it, resends with the same id, which receivers dedupe on. Delivery order is not
 // guaranteed; data.stream (epoch, seq) lets a receiver order.
 //
-// How it is meant to be wired (not done here; after the issue 13 restructuring):
+// How it is wired (internal/cli serve; the design is in docs/webhooks.md):
 //
-//   - cli (serve) opens the queue with OpenSQLite(ctx, filepath.Join(dataDir, FileName)) ("" without
-//     a data directory), builds a Dispatcher with Guard{AllowPrivate: --webhooks-allow-private},
-//     and owns it: it runs Dispatcher.Run in a goroutine it waits for, cancels it on shutdown, then
-//     closes the queue.
-//   - The event pipeline (the room stream's Deliver, after the store committed the event, or a hub
-//     subscriber) calls Deliveries(ev, endpoints, nil) with a cached endpoint list, then
-//     Queue.Enqueue and Dispatcher.Notify. Enqueue is idempotent per (endpoint, webhook-id), so
-//     replaying events after a restart sends nothing twice.
-//   - httpapi's /v1/webhooks routes use the Endpoints methods (NewEndpoint checks the URL with the
-//     same Guard), Queue.Deliveries, Resend and Recover, Dispatcher.Send with TestPayload for
-//     /test, and Dispatcher.Stats for metrics.
+//   - serve opens a Service (Open: the queue in webhooks.db beside events.db, or in memory with
+//     --data-dir "", and the Dispatcher under Guard{AllowPrivate: --webhooks-allow-private}),
+//     opens the store with a Deliver that also calls Service.Notify, calls Follow with the store,
+//     and runs Service.Run in a goroutine it cancels and waits for inside its bounded shutdown,
+//     then closes the Service.
+//   - Enqueue follows the committed event log, never the live path: the Follower reads events
+//     after a cursor persisted in webhooks.db (the store's event ids, never reused), maps them with
+//     Deliveries, and queues the deliveries and moves the cursor in one transaction (Advance). A
+//     crash between the store's commit and the enqueue loses nothing: the next start reads on from
+//     the cursor. Notify only wakes the follower. Events the store delivered without storing them
+//     (its writer far behind, a failed commit) are not in the log and make no webhook.
+//   - httpapi's /v1/webhooks routes call the Service's endpoint operations (Create, Update,
+//     Rotate, Test, Deliveries, Resend, Recover); its /metrics reads Service.Status.
 package webhook

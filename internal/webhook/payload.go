@@ -128,6 +128,10 @@ type bodyTest struct {
 
 const timeLayout = "2006-01-02T15:04:05.000Z" // the event contract's: UTC, milliseconds
 
+// EventTypes are the event types Kind can make a webhook of (social only for follow and share,
+// error only when final): what the follower reads from the log; the rest it skips unread.
+var EventTypes = []string{event.TypeGift, event.TypeSocial, event.TypeSubscribe, EventSuperFan, EventLiveStarted, EventLiveEnded, event.TypeError}
+
 // Kind returns the webhook type an event is, or "" if it makes no webhook. It does not look at
 // any filter.
 func Kind(ev *event.Event) string {

@@ -43,8 +43,10 @@ type Endpoint struct {
 	// FailingSince is the first failed attempt since the last success: the clock of the
 	// auto-disable rule. Zero while the endpoint succeeds.
 	FailingSince time.Time `json:"failingSince,omitzero"`
-	CreatedAt    time.Time `json:"createdAt"`
-	UpdatedAt    time.Time `json:"updatedAt"`
+	// LastDeliveredAt is the last attempt answered 2xx (zero: none yet).
+	LastDeliveredAt time.Time `json:"lastDeliveredAt,omitzero"`
+	CreatedAt       time.Time `json:"createdAt"`
+	UpdatedAt       time.Time `json:"updatedAt"`
 }
 
 // NewEndpoint checks an endpoint as created through the API (the URL against guard, the filter)

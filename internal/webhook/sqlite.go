@@ -77,7 +77,20 @@ CREATE INDEX webhook_deliveries_list ON webhook_deliveries (endpoint_id, state, 
 CREATE INDEX webhook_deliveries_msg ON webhook_deliveries (msg_id);
 `
 
-const schemaVersion = 1
+// schemaV2 adds the follower's cursor in the event log (see Follower) and each endpoint's last
+// success, for metrics and the API.
+const schemaV2 = `
+CREATE TABLE webhook_cursor (
+	name TEXT PRIMARY KEY,
+	position INTEGER NOT NULL
+);
+ALTER TABLE webhook_endpoints ADD COLUMN last_delivered_at INTEGER NOT NULL DEFAULT 0;
+`
+
+// migrations are the schema's steps; the version is how many have run.
+var migrations = []string{schema, schemaV2}
+
+const schemaVersion = 2
 
 // OpenSQLite opens (creating if needed) the queue at path; "" keeps it in memory, for a server
 // without a data directory (webhooks then do not survive a restart).
@@ -138,14 +151,16 @@ func (q *SQLiteQueue) migrate(ctx context.Context) error {
 	case v == schemaVersion:
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("webhook: create schema: %w", err)
+	for i, step := range migrations[v:] {
+		if _, err := tx.ExecContext(ctx, step); err != nil {
+			return fmt.Errorf("webhook: schema version %d: %w", v+i+1, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
 		return fmt.Errorf("webhook: set schema version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("webhook: create schema: %w", err)
+		return fmt.Errorf("webhook: migrate schema: %w", err)
 	}
 	return nil
 }
@@ -169,11 +184,57 @@ func (q *SQLiteQueue) Enqueue(ctx context.Context, now time.Time, ds ...Delivery
 	if len(ds) == 0 {
 		return 0, nil
 	}
+	return q.inTx(ctx, "enqueue", func(tx *sql.Tx) (int, error) { return enqueueTx(ctx, tx, now, ds) })
+}
+
+// Advance enqueues ds and moves the follower's cursor to position, in one transaction: the cursor
+// never passes an event whose deliveries are not queued, and deliveries are never queued without
+// the cursor moving past their event (so a restart does not map it again; if it did, Enqueue's
+// dedup would still send it once).
+func (q *SQLiteQueue) Advance(ctx context.Context, now time.Time, position int64, ds ...Delivery) (int, error) {
+	return q.inTx(ctx, "advance", func(tx *sql.Tx) (int, error) {
+		n, err := enqueueTx(ctx, tx, now, ds)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_cursor (name, position) VALUES ('events', ?)
+			ON CONFLICT (name) DO UPDATE SET position = excluded.position`, position); err != nil {
+			return 0, fmt.Errorf("webhook: advance: %w", err)
+		}
+		return n, nil
+	})
+}
+
+// Cursor is the follower's position in the event log; false before it ever advanced.
+func (q *SQLiteQueue) Cursor(ctx context.Context) (int64, bool, error) {
+	var pos int64
+	err := q.db.QueryRowContext(ctx, `SELECT position FROM webhook_cursor WHERE name = 'events'`).Scan(&pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("webhook: read cursor: %w", err)
+	}
+	return pos, true, nil
+}
+
+func (q *SQLiteQueue) inTx(ctx context.Context, what string, fn func(tx *sql.Tx) (int, error)) (int, error) {
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("webhook: enqueue: %w", err)
+		return 0, fmt.Errorf("webhook: %s: %w", what, err)
 	}
 	defer tx.Rollback()
+	n, err := fn(tx)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("webhook: %s: %w", what, err)
+	}
+	return n, nil
+}
+
+func enqueueTx(ctx context.Context, tx *sql.Tx, now time.Time, ds []Delivery) (int, error) {
 	added := 0
 	for i := range ds {
 		d := &ds[i]
@@ -198,10 +259,46 @@ func (q *SQLiteQueue) Enqueue(ctx context.Context, now time.Time, ds ...Delivery
 		n, _ := res.RowsAffected()
 		added += int(n)
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("webhook: enqueue: %w", err)
-	}
 	return added, nil
+}
+
+// QueueCounts are an endpoint's deliveries that are not delivered, by state.
+type QueueCounts struct {
+	Pending int `json:"pending"` // waiting for a first attempt (or a resend)
+	Failed  int `json:"failed"`  // failed, another attempt scheduled
+	Dead    int `json:"dead"`    // given up: the dead letters
+}
+
+// Counts returns every endpoint's QueueCounts, by endpoint id (endpoints with none are absent).
+func (q *SQLiteQueue) Counts(ctx context.Context) (map[string]QueueCounts, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT endpoint_id, state, count(*) FROM webhook_deliveries
+		WHERE state IN ('pending', 'failed', 'dead') GROUP BY endpoint_id, state`)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: count deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]QueueCounts{}
+	for rows.Next() {
+		var id, state string
+		var n int
+		if err := rows.Scan(&id, &state, &n); err != nil {
+			return nil, fmt.Errorf("webhook: count deliveries: %w", err)
+		}
+		c := out[id]
+		switch State(state) {
+		case StatePending:
+			c.Pending = n
+		case StateFailed:
+			c.Failed = n
+		case StateDead:
+			c.Dead = n
+		}
+		out[id] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("webhook: count deliveries: %w", err)
+	}
+	return out, nil
 }
 
 const deliveryCols = `d.endpoint_id, d.msg_id, m.type, m.room, m.body, d.state, d.attempts, d.step, d.next_at, d.expires_at,
@@ -221,18 +318,18 @@ func scanDelivery(sc interface{ Scan(...any) error }, d *Delivery, extra ...any)
 }
 
 const endpointCols = `e.id, e.url, e.description, e.secret, e.previous_secret, e.previous_until, e.filter_json, e.disabled,
-	e.disabled_reason, e.disabled_at, e.failing_since, e.created_at, e.updated_at`
+	e.disabled_reason, e.disabled_at, e.failing_since, e.created_at, e.updated_at, e.last_delivered_at`
 
 // endpointScan holds the columns of an endpoint while a row is scanned.
 type endpointScan struct {
-	ep                                              Endpoint
-	filter                                          string
-	prevUntil, disabledAt, failing, created, update int64
+	ep                                                      Endpoint
+	filter                                                  string
+	prevUntil, disabledAt, failing, created, update, lastOK int64
 }
 
 func (s *endpointScan) dest() []any {
 	return []any{&s.ep.ID, &s.ep.URL, &s.ep.Description, &s.ep.Secret, &s.ep.PreviousSecret, &s.prevUntil, &s.filter,
-		&s.ep.Disabled, &s.ep.DisabledReason, &s.disabledAt, &s.failing, &s.created, &s.update}
+		&s.ep.Disabled, &s.ep.DisabledReason, &s.disabledAt, &s.failing, &s.created, &s.update, &s.lastOK}
 }
 
 func (s *endpointScan) endpoint() (Endpoint, error) {
@@ -241,7 +338,7 @@ func (s *endpointScan) endpoint() (Endpoint, error) {
 		return Endpoint{}, fmt.Errorf("webhook: endpoint %s filter: %w", ep.ID, err)
 	}
 	ep.PreviousUntil, ep.DisabledAt, ep.FailingSince = fromMS(s.prevUntil), fromMS(s.disabledAt), fromMS(s.failing)
-	ep.CreatedAt, ep.UpdatedAt = fromMS(s.created), fromMS(s.update)
+	ep.CreatedAt, ep.UpdatedAt, ep.LastDeliveredAt = fromMS(s.created), fromMS(s.update), fromMS(s.lastOK)
 	return ep, nil
 }
 
@@ -338,7 +435,7 @@ func (q *SQLiteQueue) Complete(ctx context.Context, o Outcome) error {
 		_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET disabled = 1, disabled_reason = ?, disabled_at = ?, updated_at = ? WHERE id = ?`,
 			o.Disable, ms(o.At), ms(o.At), o.EndpointID)
 	case o.State == StateDelivered:
-		_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = 0 WHERE id = ? AND failing_since != 0`, o.EndpointID)
+		_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = 0, last_delivered_at = ? WHERE id = ?`, ms(o.At), o.EndpointID)
 	case o.Attempted:
 		_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since = 0`, ms(o.At), o.EndpointID)
 	}
