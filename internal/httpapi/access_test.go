@@ -47,10 +47,21 @@ var wantRouteAccess = map[string]string{
 	"GET /v1/sessions/{id}/leaderboard":    "read",
 	"GET /v1/sessions/{id}/capture":        "read",
 	"POST /v1/rooms/{username}/simulate":   "admin openInDemo",
-	"GET /healthz":                         "public",
-	"GET /readyz":                          "public",
-	"GET /metrics":                         "read everyRoom",
-	"GET /openapi.json":                    "public",
+	// Webhooks: admin only, listing included (an endpoint's URL may hold its receiver's token).
+	"POST /v1/webhooks":                              "admin",
+	"GET /v1/webhooks":                               "admin",
+	"GET /v1/webhooks/{id}":                          "admin",
+	"PATCH /v1/webhooks/{id}":                        "admin",
+	"DELETE /v1/webhooks/{id}":                       "admin",
+	"POST /v1/webhooks/{id}/test":                    "admin",
+	"POST /v1/webhooks/{id}/rotate":                  "admin",
+	"GET /v1/webhooks/{id}/deliveries":               "admin",
+	"POST /v1/webhooks/{id}/deliveries/{did}/resend": "admin",
+	"POST /v1/webhooks/{id}/recover":                 "admin",
+	"GET /healthz":                                   "public",
+	"GET /readyz":                                    "public",
+	"GET /metrics":                                   "read everyRoom",
+	"GET /openapi.json":                              "public",
 }
 
 // declared describes a route's declared access as wantRouteAccess does.
@@ -201,7 +212,7 @@ func TestServer_GuardMatrix(t *testing.T) {
 	for _, setup := range setups {
 		s, _ := stubbed(setup.cfg)
 		for _, rt := range s.Routes() {
-			path := strings.NewReplacer("{username}", "alice", "{id}", "1").Replace(rt.Pattern)
+			path := strings.NewReplacer("{username}", "alice", "{id}", "1", "{did}", "msg_1").Replace(rt.Pattern)
 			for _, c := range clients {
 				_, h := stubbed(setup.cfg)
 				req := httptest.NewRequest(rt.Method, path, nil)

@@ -149,7 +149,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) (done bool) {
 	h.Add("Vary", "Origin")
 	h.Set("Access-Control-Expose-Headers", "X-Next-Cursor, Link, Retry-After")
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
 		h.Set("Access-Control-Allow-Headers", "Authorization, X-Api-Key, Content-Type, Last-Event-ID")
 		h.Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)

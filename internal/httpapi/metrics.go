@@ -1,12 +1,16 @@
 package httpapi
 
 import (
+	"context"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webhook"
 )
 
 // collector reads the figures the rooms, streams and hub keep anyway, at scrape time, so the hot
@@ -26,7 +30,7 @@ type collector struct {
 
 const ns = "tiktok_live"
 
-func newRegistry(rooms *room.Manager, h *hub.Hub, st *store.Store) *prometheus.Registry {
+func newRegistry(rooms *room.Manager, h *hub.Hub, st *store.Store, wh *webhook.Service) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(ns+"_"+name, help, labels, nil)
@@ -59,7 +63,71 @@ func newRegistry(rooms *room.Manager, h *hub.Hub, st *store.Store) *prometheus.R
 		storeCommit:    d("store_last_commit_seconds", "Duration of the last commit."),
 		storeBehind:    d("store_behind", "1 while the writer is over --store-queue behind."),
 	}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if wh != nil {
+		reg.MustRegister(&webhookCollector{
+			wh: wh, store: st,
+			deliveries:  d("webhook_deliveries_total", "Webhook outcomes per endpoint since the server started: delivered (answered 2xx), failed (an attempt without a 2xx; retried unless dead follows), dead (given up: a dead letter).", "endpoint", "outcome"),
+			attempts:    d("webhook_attempts_total", "Webhook requests made per endpoint since the server started (tests included).", "endpoint"),
+			queued:      d("webhook_queue", "Webhook deliveries per endpoint not delivered, by state: pending (first attempt due), failed (retry scheduled), dead (dead letters kept).", "endpoint", "state"),
+			inFlight:    d("webhook_in_flight", "Webhook requests in flight per endpoint.", "endpoint"),
+			lastSuccess: d("webhook_last_success_timestamp_seconds", "Unix time of the endpoint's last 2xx (absent before the first).", "endpoint"),
+			enabled:     d("webhook_endpoint_enabled", "1 while the endpoint is enabled, 0 once disabled (410 Gone, days of failures, or the API).", "endpoint"),
+			lag:         d("webhook_log_lag_events", "Committed events the webhook follower has not read yet."),
+		})
+	}
 	return reg
+}
+
+// webhookCollector reads the webhook endpoints' figures at scrape time: the queue's counts from
+// webhooks.db, the dispatcher's counters, the follower's cursor. Labels are endpoint ids, never
+// URLs (a URL may hold the receiver's token) and never secrets.
+type webhookCollector struct {
+	wh                                                                *webhook.Service
+	store                                                             *store.Store
+	deliveries, attempts, queued, inFlight, lastSuccess, enabled, lag *prometheus.Desc
+}
+
+func (c *webhookCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.deliveries, c.attempts, c.queued, c.inFlight, c.lastSuccess, c.enabled, c.lag} {
+		ch <- d
+	}
+}
+
+func (c *webhookCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	metric := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, t, v, labels...)
+	}
+	list, err := c.wh.Status(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.queued, err)
+		return
+	}
+	for _, st := range list {
+		id := st.ID
+		metric(c.deliveries, prometheus.CounterValue, float64(st.Stats.Delivered), id, "delivered")
+		metric(c.deliveries, prometheus.CounterValue, float64(st.Stats.Failures), id, "failed")
+		metric(c.deliveries, prometheus.CounterValue, float64(st.Stats.Dead), id, "dead")
+		metric(c.attempts, prometheus.CounterValue, float64(st.Stats.Attempts), id)
+		metric(c.queued, prometheus.GaugeValue, float64(st.Queue.Pending), id, "pending")
+		metric(c.queued, prometheus.GaugeValue, float64(st.Queue.Failed), id, "failed")
+		metric(c.queued, prometheus.GaugeValue, float64(st.Queue.Dead), id, "dead")
+		metric(c.inFlight, prometheus.GaugeValue, float64(st.Stats.InFlight), id)
+		if !st.LastDeliveredAt.IsZero() {
+			metric(c.lastSuccess, prometheus.GaugeValue, float64(st.LastDeliveredAt.UnixMilli())/1000, id)
+		}
+		on := 1.0
+		if st.Disabled {
+			on = 0
+		}
+		metric(c.enabled, prometheus.GaugeValue, on, id)
+	}
+	if c.store != nil {
+		if last, err := c.store.LastCursor(ctx); err == nil {
+			metric(c.lag, prometheus.GaugeValue, float64(max(last-c.wh.Cursor(), 0)))
+		}
+	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {

@@ -24,6 +24,7 @@ import (
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webhook"
 )
 
 // Resolver answers GET /test: who the user is and whether they are live, without signing.
@@ -59,6 +60,9 @@ type Config struct {
 	// Store is the event log behind resume, history, sessions, summaries and captures. Without it
 	// those answer 503 no_store and streams do not resume.
 	Store *store.Store
+	// Webhooks is the outbound webhook side behind /v1/webhooks and the webhook metrics. Without
+	// it those routes answer 503 no_webhooks.
+	Webhooks *webhook.Service
 	// Demo marks a --demo server: simulate is allowed without the admin token.
 	Demo bool
 	// Security is access control and limits; the zero value leaves everything open.
@@ -140,7 +144,7 @@ func New(cfg Config) *Server {
 		s.conns = auth.NewConnCap(sec.MaxStreams, sec.MaxStreamsPerIP)
 	}
 	s.origins = append(append([]string(nil), DefaultAllowedOrigins...), sec.AllowedOrigins...)
-	s.registry = newRegistry(cfg.Rooms, cfg.Hub, cfg.Store)
+	s.registry = newRegistry(cfg.Rooms, cfg.Hub, cfg.Store, cfg.Webhooks)
 	// Each route declares its access here: public, read (a room token: its own room) or admin.
 	s.routes = []Route{
 		// The original server's routes.
@@ -168,6 +172,17 @@ func New(cfg Config) *Server {
 		read("GET /v1/sessions/{id}/leaderboard", s.needStore(s.sessionLeaderboard)),
 		read("GET /v1/sessions/{id}/capture", s.needStore(s.sessionCapture)),
 		admin("POST /v1/rooms/{username}/simulate", s.simulate, openInDemo),
+		// Outbound webhooks: admin only, as an endpoint's URL may hold its receiver's token.
+		admin("POST /v1/webhooks", s.needWebhooks(s.createWebhook)),
+		admin("GET /v1/webhooks", s.needWebhooks(s.listWebhooks)),
+		admin("GET /v1/webhooks/{id}", s.needWebhooks(s.getWebhook)),
+		admin("PATCH /v1/webhooks/{id}", s.needWebhooks(s.updateWebhook)),
+		admin("DELETE /v1/webhooks/{id}", s.needWebhooks(s.deleteWebhook)),
+		admin("POST /v1/webhooks/{id}/test", s.needWebhooks(s.testWebhook)),
+		admin("POST /v1/webhooks/{id}/rotate", s.needWebhooks(s.rotateWebhook)),
+		admin("GET /v1/webhooks/{id}/deliveries", s.needWebhooks(s.webhookDeliveries)),
+		admin("POST /v1/webhooks/{id}/deliveries/{did}/resend", s.needWebhooks(s.resendWebhook)),
+		admin("POST /v1/webhooks/{id}/recover", s.needWebhooks(s.recoverWebhook)),
 		// Operations.
 		public("GET /healthz", s.healthz),
 		public("GET /readyz", s.readyz),

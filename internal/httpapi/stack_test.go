@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
@@ -21,6 +23,7 @@ import (
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast/pb"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webhook"
 )
 
 const wait = 15 * time.Second
@@ -48,6 +51,11 @@ type stackOptions struct {
 	record        bool
 	security      Security
 	demo          bool
+	// webhooks runs a webhook.Service (in memory) following the store; webhooksGuard is its SSRF
+	// guard (the zero value refuses loopback receivers).
+	webhooks      bool
+	webhooksGuard webhook.Guard
+	logger        *slog.Logger
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -59,9 +67,31 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	}
 	u := fake.URLs()
 	h := hub.New(hub.Options{MaxQueueBytes: o.queueBytes})
-	st, err := store.Open(ctx, store.Options{Dir: o.dataDir, Record: o.record, Deliver: h.Publish})
+	deliver := h.Publish
+	var wh *webhook.Service
+	if o.webhooks {
+		wh, err = webhook.Open(ctx, webhook.Options{
+			Dispatcher: webhook.DispatcherOptions{Guard: o.webhooksGuard, Logger: o.logger, Schedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond}},
+			Follower:   webhook.FollowerOptions{Coalesce: time.Millisecond},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deliver = func(m *event.Encoded) { h.Publish(m); wh.Notify() }
+	}
+	st, err := store.Open(ctx, store.Options{Dir: o.dataDir, Record: o.record, Deliver: deliver})
 	if err != nil {
 		t.Fatal(err)
+	}
+	stopWebhooks := func() {}
+	if wh != nil {
+		if err := wh.Follow(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		whCtx, cancelWh := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); wh.Run(whCtx) }()
+		stopWebhooks = func() { cancelWh(); <-done; wh.Close() }
 	}
 	client := webcast.New(webcast.Config{WebURL: u.Web, WebcastURL: u.Webcast})
 	rooms := room.NewManager(ctx, room.Config{
@@ -71,13 +101,14 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	}, max(o.maxRooms, 1), h, stream.Options{StreakTimeout: o.streakTimeout, Log: st})
 	s := &stack{t: t, fake: fake, hub: h, rooms: rooms, store: st, shutdown: make(chan struct{})}
 	var once sync.Once
-	s.api = New(Config{Rooms: rooms, Hub: h, Store: st, Resolver: client, WriteTimeout: o.writeTimeout, Security: o.security, Demo: o.demo,
+	s.api = New(Config{Rooms: rooms, Hub: h, Store: st, Webhooks: wh, Logger: o.logger, Resolver: client, WriteTimeout: o.writeTimeout, Security: o.security, Demo: o.demo,
 		Shutdown: func() { once.Do(func() { close(s.shutdown) }) }})
 	s.srv = httptest.NewServer(s.api.Handler())
 	s.url = s.srv.URL
 	t.Cleanup(func() {
 		s.api.BeginShutdown()
 		rooms.Close()
+		stopWebhooks()
 		st.Close()
 		h.Close()
 		s.api.WaitStreams(context.Background())
