@@ -10,12 +10,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/auth"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/httpapi"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
@@ -23,6 +25,7 @@ import (
 	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/web"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/webhook"
 )
 
 // DefaultPort is the original server's port.
@@ -62,6 +65,14 @@ type serveFlags struct {
 	maxClients      int
 	maxClientsPerIP int
 	insecure        bool
+
+	webhooksAllowPrivate bool
+	webhooksWorkers      int
+	webhooksTimeout      time.Duration
+	webhooksSchedule     string
+	webhooksRetention    string
+	webhookSchedule      []time.Duration // --webhooks-schedule parsed
+	webhookRetention     time.Duration   // --webhooks-retention parsed; < 0 keeps everything
 }
 
 func envInt(name string, def int) int {
@@ -110,6 +121,62 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.insecure, "insecure", envBool("INSECURE"), "allow listening beyond loopback without an admin token: anyone who reaches the port may connect rooms and shut the server down (env INSECURE)")
 	fs.BoolVar(&f.demo, "demo", envBool("DEMO"), "start a built-in fake TikTok with a busy demo room, connect it and print the dashboard URL (no network needed) (env DEMO)")
 	fs.BoolVar(&f.open, "open", envBool("OPEN_BROWSER"), "open the dashboard in the default browser once listening; --demo does so by itself when run from a terminal (--open=false stops it) (env OPEN_BROWSER)")
+	fs.BoolVar(&f.webhooksAllowPrivate, "webhooks-allow-private", envBool("WEBHOOKS_ALLOW_PRIVATE"), "let webhooks reach loopback, private, link-local and metadata addresses (receivers on this machine or network); refused by default against SSRF (env WEBHOOKS_ALLOW_PRIVATE)")
+	fs.IntVar(&f.webhooksWorkers, "webhooks-workers", envInt("WEBHOOKS_WORKERS", webhook.DefaultWorkers), "webhook requests in flight at once, over all endpoints (env WEBHOOKS_WORKERS)")
+	fs.DurationVar(&f.webhooksTimeout, "webhooks-timeout", envDuration("WEBHOOKS_TIMEOUT", webhook.DefaultTimeout), "a webhook request not answered within this is a failed attempt (env WEBHOOKS_TIMEOUT)")
+	fs.StringVar(&f.webhooksSchedule, "webhooks-schedule", envOr("WEBHOOKS_SCHEDULE", formatSchedule(webhook.DefaultSchedule)), "waits between a webhook's attempts, comma separated (±20% jitter); after the last, it is given up (env WEBHOOKS_SCHEDULE)")
+	fs.StringVar(&f.webhooksRetention, "webhooks-retention", envOr("WEBHOOKS_RETENTION", "7d"), "keep delivered and dead webhook deliveries (listable, resendable) this long, e.g. 7d or 12h; 0 keeps them forever (env WEBHOOKS_RETENTION)")
+}
+
+// formatSchedule writes a retry schedule as --webhooks-schedule takes it.
+func formatSchedule(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		p := d.String() // 5m0s, 2h0m0s: drop the zero tails
+		if strings.HasSuffix(p, "m0s") {
+			p = strings.TrimSuffix(p, "0s")
+		}
+		if strings.HasSuffix(p, "h0m") {
+			p = strings.TrimSuffix(p, "0m")
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseSchedule reads --webhooks-schedule: positive durations, comma separated.
+func parseSchedule(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for p := range strings.SplitSeq(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("--webhooks-schedule must be positive durations, comma separated, like 5s,5m,30m,2h; %q is not one", strings.TrimSpace(p))
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// checkWebhooks validates and parses the webhook flags.
+func (f *serveFlags) checkWebhooks() error {
+	if f.webhooksWorkers < 1 {
+		return errors.New("--webhooks-workers must be at least 1")
+	}
+	if f.webhooksTimeout <= 0 {
+		return errors.New("--webhooks-timeout must be positive")
+	}
+	var err error
+	if f.webhookSchedule, err = parseSchedule(f.webhooksSchedule); err != nil {
+		return err
+	}
+	if f.webhooksRetention == "0" {
+		f.webhookRetention = -1
+		return nil
+	}
+	if f.webhookRetention, err = parseRetention(f.webhooksRetention); err != nil || f.webhookRetention == 0 {
+		return fmt.Errorf("--webhooks-retention must be a number of days like 7d, a duration like 12h, or 0, not %q", f.webhooksRetention)
+	}
+	return nil
 }
 
 // flagSet reports whether the command line set the named flag.
@@ -280,6 +347,9 @@ func runServe(ctx context.Context, args []string, sio IO) int {
 	if err == nil {
 		err = f.checkSecurity()
 	}
+	if err == nil {
+		err = f.checkWebhooks()
+	}
 	if err != nil {
 		fmt.Fprintln(sio.Stderr, "tiktok-live-server:", err)
 		return 2
@@ -311,8 +381,27 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	}
 
 	h := hub.New(hub.Options{MaxQueueBytes: f.queueBytes})
+	// The webhooks' queue sits beside the event log (in memory without a data directory). It
+	// follows the committed log by a cursor of its own; the store's Deliver only wakes it.
+	whPath := ""
+	if f.dataDir != "" {
+		whPath = filepath.Join(f.dataDir, webhook.FileName)
+	}
+	wh, err := webhook.Open(ctx, webhook.Options{
+		Path: whPath,
+		Dispatcher: webhook.DispatcherOptions{
+			Guard: webhook.Guard{AllowPrivate: f.webhooksAllowPrivate}, Workers: f.webhooksWorkers, Timeout: f.webhooksTimeout,
+			Schedule: f.webhookSchedule, Logger: log, UserAgent: "tiktok-live-server/" + Version() + " (webhooks)",
+		},
+		Retention: f.webhookRetention,
+	})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("open the webhook queue: %w (check --data-dir and its permissions)", err)
+	}
+	defer wh.Close() // after Run has returned: the shutdown below waits for it
 	st, err := store.Open(ctx, store.Options{
-		Dir: f.dataDir, Deliver: h.Publish, QueueLimit: f.storeQueue,
+		Dir: f.dataDir, Deliver: func(m *event.Encoded) { h.Publish(m); wh.Notify() }, QueueLimit: f.storeQueue,
 		Retention: f.retentionDur, Record: f.record, Logger: log,
 	})
 	if err != nil {
@@ -320,6 +409,23 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 		return err
 	}
 	defer st.Close()
+	if err := wh.Follow(ctx, st); err != nil {
+		ln.Close()
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	// The webhook side outlives ctx like the rooms: it is stopped, and waited for, in the
+	// shutdown below.
+	whCtx, cancelWh := context.WithCancel(context.Background())
+	defer cancelWh()
+	whDone := make(chan struct{})
+	go func() { defer close(whDone); wh.Run(whCtx) }()
+	defer func() { // on an early return; after the shutdown's wait it returns at once
+		cancelWh()
+		select {
+		case <-whDone:
+		case <-time.After(f.shutdownTimeout):
+		}
+	}()
 	var recorder room.Recorder
 	if f.record {
 		recorder = st
@@ -335,7 +441,7 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 		Logger: log, Recorder: recorder,
 	}, f.maxRooms, h, stream.Options{DedupWindow: f.dedupWindow, StreakTimeout: f.streakTimeout, Logger: log, Log: st})
 	api := httpapi.New(httpapi.Config{
-		Rooms: rooms, Hub: h, Store: st, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, ResponseWriteTimeout: f.responseTimeout, Version: Version(),
+		Rooms: rooms, Hub: h, Store: st, Webhooks: wh, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, ResponseWriteTimeout: f.responseTimeout, Version: Version(),
 		Web: web.Handler(), Demo: f.demo, Security: f.security(),
 	})
 	srv := &http.Server{
@@ -351,7 +457,11 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	fmt.Fprintf(sio.Stdout, "tiktok-live-server listening on %s\n", url)
 	log.Info("listening", "url", url, "version", Version(), "maxRooms", f.maxRooms, "signQuotaPerMin", f.signQuota, "signer", signer.String(),
 		"dataDir", f.dataDir, "record", f.record, "retention", f.retentionDur,
-		"adminToken", f.adminToken != "", "readToken", f.readToken != "", "roomTokens", f.tokenSecret != "")
+		"adminToken", f.adminToken != "", "readToken", f.readToken != "", "roomTokens", f.tokenSecret != "",
+		"webhooksAllowPrivate", f.webhooksAllowPrivate)
+	if f.webhooksAllowPrivate && !loopbackHost(f.listenAt.host) {
+		log.Warn("--webhooks-allow-private on a server listening beyond loopback: whoever holds the admin token can make it call any address on its network")
+	}
 	if demoRoom != "" {
 		if _, _, err := rooms.Start(demoRoom, room.StartOptions{}); err != nil {
 			log.Warn("demo: connect the demo room", "err", err)
@@ -403,6 +513,15 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 			"waited", f.shutdownTimeout/2, "hint", "a room's upstream connection did not close; see the room logs above")
 	}
 	roomsTimer.Stop()
+	// Webhooks stop before the event log closes, so the follower never reads a closed store.
+	// Attempts in flight are cancelled and their deliveries released, not failed; what the log
+	// commits from here on is queued at the next start (the follower's cursor is persisted).
+	cancelWh()
+	select {
+	case <-whDone:
+	case <-sctx.Done():
+		log.Warn("shutdown: webhook delivery did not stop in time")
+	}
 	storeCtx, cancelStore := context.WithDeadline(sctx, began.Add(f.shutdownTimeout*4/5))
 	res, err := st.CloseContext(storeCtx) // commits and delivers what is queued, while time allows
 	cancelStore()
