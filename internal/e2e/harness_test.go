@@ -89,8 +89,8 @@ type server struct {
 var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
 
 // startServer runs the whole program with cli.Run against the fake, with its event log in a
-// temporary directory.
-func startServer(t *testing.T, users map[string]faketiktok.UserConfig) *server {
+// temporary directory; extra flags are added to the command line.
+func startServer(t *testing.T, users map[string]faketiktok.UserConfig, extra ...string) *server {
 	t.Helper()
 	fake, err := faketiktok.Start(context.Background(), faketiktok.Options{
 		Users:   users,
@@ -108,9 +108,9 @@ func startServer(t *testing.T, users map[string]faketiktok.UserConfig) *server {
 	var stdout, stderr testutil.SyncBuffer
 	exit := make(chan int, 1)
 	go func() {
-		exit <- cli.Run(ctx, []string{"--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
+		exit <- cli.Run(ctx, append([]string{"--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
 			"--listen", "127.0.0.1", "--max-rooms", "4", "--sign-quota", "0", "--backoff-base", "50ms", "--backoff-max", "500ms",
-			"--log-level", "warn", "--data-dir", dataDir, "0"}, strings.NewReader(""), &stdout, &stderr)
+			"--log-level", "warn", "--data-dir", dataDir}, append(extra, "0")...), strings.NewReader(""), &stdout, &stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -331,6 +331,11 @@ func TestServer_WebhookSecretsNeverLogged(t *testing.T) {
 	_, created, _ := s.call("POST", "/v1/webhooks", `{"url":"`+rc.srv.URL+`/hook?token=receivers-own"}`)
 	id := created["id"].(string)
 	secrets := []string{created["secret"].(string)}
+	// And one nothing listens for: its transport errors are logged and listed too.
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	_, down, _ := s.call("POST", "/v1/webhooks", `{"url":"`+closed.URL+`/hook?token=receivers-own"}`)
+	secrets = append(secrets, down["secret"].(string))
 	simulate(t, s, `{"type":"gift","diamonds":7}`)
 	_, rot, _ := s.call("POST", "/v1/webhooks/"+id+"/rotate", "")
 	secrets = append(secrets, rot["secret"].(string))
@@ -341,8 +346,22 @@ func TestServer_WebhookSecretsNeverLogged(t *testing.T) {
 		return len(m["deliveries"].([]any)) == 2
 	}, "both webhooks delivered after a failed attempt each")
 
-	var seen strings.Builder
-	for _, path := range []string{"/v1/webhooks", "/v1/webhooks/" + id, "/v1/webhooks/" + id + "/deliveries", "/healthz", "/health", "/v1/rooms", "/status"} {
+	var seen, listed strings.Builder
+	downID := down["id"].(string)
+	testutil.Eventually(t, wait, func() bool {
+		_, m, _ := s.call("GET", "/v1/webhooks/"+downID+"/deliveries?status=dead", "")
+		return len(m["deliveries"].([]any)) == 2
+	}, "the unreachable endpoint's webhooks given up")
+	for _, path := range []string{"/v1/webhooks/" + id + "/deliveries", "/v1/webhooks/" + downID + "/deliveries"} {
+		_, m, _ := s.call("GET", path, "")
+		b, _ := json.Marshal(m)
+		listed.Write(b)
+	}
+	if !strings.Contains(listed.String(), "connection refused") {
+		t.Errorf("the unreachable endpoint's deliveries do not say why: %s", listed.String())
+	}
+	for _, path := range []string{"/v1/webhooks", "/v1/webhooks/" + id, "/v1/webhooks/" + id + "/deliveries", "/v1/webhooks/" + downID + "/deliveries",
+		"/healthz", "/health", "/v1/rooms", "/status"} {
 		resp, err := http.Get(s.url + path)
 		if err != nil {
 			t.Fatal(err)
@@ -373,8 +392,13 @@ func TestServer_WebhookSecretsNeverLogged(t *testing.T) {
 			}
 		}
 	}
-	if strings.Contains(logs.String(), "receivers-own") || strings.Contains(string(metrics), "receivers-own") {
-		t.Errorf("the receiver's token in its URL appears in the logs or metrics")
+	if !strings.Contains(logs.String(), "connection refused") {
+		t.Errorf("no transport error was logged; the test would prove nothing about them:\n%s", logs.String())
+	}
+	for what, text := range map[string]string{"logs": logs.String(), "metrics": string(metrics), "delivery listings": listed.String()} {
+		if strings.Contains(text, "receivers-own") {
+			t.Errorf("the receiver's token in its URL appears in the %s", what)
+		}
 	}
 }
 

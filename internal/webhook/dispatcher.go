@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -337,6 +338,12 @@ func (d *Dispatcher) post(ctx context.Context, ep *Endpoint, msgID string, body 
 	req.Header.Set(HeaderSignature, sig)
 	resp, err := d.o.Client.Do(req)
 	if err != nil {
+		// Not the *url.Error itself: its text holds the whole URL, whose path or query often
+		// carries the receiver's token, and this error is logged and listed.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		if errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("timed out after %v", d.o.Timeout)
 		}
