@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,8 +49,7 @@ type Service struct {
 	log        *slog.Logger
 	retention  time.Duration
 	fo         FollowerOptions
-	follower   *Follower  // set by Follow
-	mu         sync.Mutex // guards follower
+	follower   atomic.Pointer[Follower] // set by Follow; read on every commit (Notify)
 }
 
 // Open opens the queue and builds the dispatcher.
@@ -108,41 +108,31 @@ func (s *Service) Follow(ctx context.Context, log Log) error {
 	if err := f.Start(ctx); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.follower = f
-	s.mu.Unlock()
+	s.follower.Store(f)
 	return nil
 }
 
 // Notify is the live nudge: events were committed (the store's Deliver calls it). It only wakes
 // the follower, which reads what is new from the log; it never blocks.
 func (s *Service) Notify() {
-	s.mu.Lock()
-	f := s.follower
-	s.mu.Unlock()
-	if f != nil {
+	if f := s.follower.Load(); f != nil {
 		f.Notify()
 	}
 }
 
 // Cursor is how far the follower has read the event log (0 before Follow).
 func (s *Service) Cursor() int64 {
-	s.mu.Lock()
-	f := s.follower
-	s.mu.Unlock()
-	if f == nil {
-		return 0
+	if f := s.follower.Load(); f != nil {
+		return f.Cursor()
 	}
-	return f.Cursor()
+	return 0
 }
 
 // Run delivers, follows the log (after Follow; it first catches up from its cursor) and prunes
 // until ctx ends, and returns once all of them have stopped (in-flight attempts are cancelled and
 // their deliveries released).
 func (s *Service) Run(ctx context.Context) error {
-	s.mu.Lock()
-	f := s.follower
-	s.mu.Unlock()
+	f := s.follower.Load()
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.Dispatcher.Run(ctx) })
 	if f != nil {
