@@ -82,7 +82,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.up.register(fs)
 	fs.StringVar(&f.listen, "listen", envOr("LISTEN_ADDR", "127.0.0.1"), "address to listen on; loopback by default (env LISTEN_ADDR)")
 	fs.IntVar(&f.maxRooms, "max-rooms", envInt("MAX_ROOMS", 1), "rooms monitored at once; 1 = single-user mode, where a connect replaces the current room (env MAX_ROOMS)")
-	fs.IntVar(&f.signQuota, "sign-quota", envInt("SIGN_QUOTA_PER_MIN", 60), "sign calls per minute shared by all rooms (connects, reconnects, live checks); 0 = unlimited (env SIGN_QUOTA_PER_MIN)")
+	fs.IntVar(&f.signQuota, "sign-quota", envInt("SIGN_QUOTA_PER_MIN", 60), "sign calls per minute shared by all rooms (connects and reconnects; live checks of offline hosts take none); 0 = unlimited (env SIGN_QUOTA_PER_MIN)")
 	fs.DurationVar(&f.backoffBase, "backoff-base", envDuration("BACKOFF_BASE", room.DefaultBackoffBase), "first reconnect delay bound; doubled per failed attempt, with full jitter (env BACKOFF_BASE)")
 	fs.DurationVar(&f.backoffMax, "backoff-max", envDuration("BACKOFF_MAX", room.DefaultBackoffCap), "reconnect delay cap (env BACKOFF_MAX)")
 	fs.DurationVar(&f.livePoll, "live-poll", envDuration("LIVE_POLL", room.DefaultLivePoll), "how often an offline host is checked for going live (env LIVE_POLL)")
