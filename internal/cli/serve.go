@@ -329,11 +329,27 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	// The rooms outlive ctx: on shutdown they are closed in order, so clients hear why.
 	roomsCtx, cancelRooms := context.WithCancel(context.Background())
 	defer cancelRooms()
+	// The watch list lives in the data directory: with --data-dir "" nothing persists, and a demo
+	// (a throwaway fake upstream) keeps none.
+	var watched room.WatchList
+	if !st.Memory() && !f.demo {
+		watched = watchList{st: st, log: log}
+	}
 	rooms := room.NewManager(roomsCtx, room.Config{
 		Upstream: client, Signer: signer, Quota: room.NewQuota(f.signQuota),
 		BackoffBase: f.backoffBase, BackoffCap: f.backoffMax, LivePoll: f.livePoll, StallTimeout: f.stallTimeout,
-		Logger: log, Recorder: recorder,
+		Logger: log, Recorder: recorder, WatchList: watched,
 	}, f.maxRooms, h, stream.Options{DedupWindow: f.dedupWindow, StreakTimeout: f.streakTimeout, Logger: log, Log: st})
+	rep, err := rooms.Resume(ctx)
+	switch {
+	case err != nil:
+		log.Warn("watch list: not resumed", "err", err, "resumed", rep.Started)
+	case len(rep.Skipped) > 0:
+		log.Warn("watch list: more rooms than --max-rooms; the highest priorities were resumed, the rest are listed as stopped (room_limit)",
+			"maxRooms", f.maxRooms, "resumed", rep.Started, "notResumed", rep.Skipped)
+	case len(rep.Started) > 0:
+		log.Info("watch list resumed", "rooms", len(rep.Started))
+	}
 	api := httpapi.New(httpapi.Config{
 		Rooms: rooms, Hub: h, Store: st, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, ResponseWriteTimeout: f.responseTimeout, Version: Version(),
 		Web: web.Handler(), Demo: f.demo, Security: f.security(),
