@@ -93,7 +93,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.up.register(fs)
 	fs.StringVar(&f.listen, "listen", envOr("LISTEN_ADDR", "127.0.0.1"), "address to listen on; loopback by default (env LISTEN_ADDR)")
 	fs.IntVar(&f.maxRooms, "max-rooms", envInt("MAX_ROOMS", 1), "rooms monitored at once; 1 = single-user mode, where a connect replaces the current room (env MAX_ROOMS)")
-	fs.IntVar(&f.signQuota, "sign-quota", envInt("SIGN_QUOTA_PER_MIN", 60), "sign calls per minute shared by all rooms (connects, reconnects, live checks); 0 = unlimited (env SIGN_QUOTA_PER_MIN)")
+	fs.IntVar(&f.signQuota, "sign-quota", envInt("SIGN_QUOTA_PER_MIN", 60), "sign calls per minute shared by all rooms (connects and reconnects; live checks of offline hosts take none); 0 = unlimited (env SIGN_QUOTA_PER_MIN)")
 	fs.DurationVar(&f.backoffBase, "backoff-base", envDuration("BACKOFF_BASE", room.DefaultBackoffBase), "first reconnect delay bound; doubled per failed attempt, with full jitter (env BACKOFF_BASE)")
 	fs.DurationVar(&f.backoffMax, "backoff-max", envDuration("BACKOFF_MAX", room.DefaultBackoffCap), "reconnect delay cap (env BACKOFF_MAX)")
 	fs.DurationVar(&f.livePoll, "live-poll", envDuration("LIVE_POLL", room.DefaultLivePoll), "how often an offline host is checked for going live (env LIVE_POLL)")
@@ -435,11 +435,27 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	// The rooms outlive ctx: on shutdown they are closed in order, so clients hear why.
 	roomsCtx, cancelRooms := context.WithCancel(context.Background())
 	defer cancelRooms()
+	// The watch list lives in the data directory: with --data-dir "" nothing persists, and a demo
+	// (a throwaway fake upstream) keeps none.
+	var watched room.WatchList
+	if !st.Memory() && !f.demo {
+		watched = watchList{st: st, log: log}
+	}
 	rooms := room.NewManager(roomsCtx, room.Config{
 		Upstream: client, Signer: signer, Quota: room.NewQuota(f.signQuota),
 		BackoffBase: f.backoffBase, BackoffCap: f.backoffMax, LivePoll: f.livePoll, StallTimeout: f.stallTimeout,
-		Logger: log, Recorder: recorder,
+		Logger: log, Recorder: recorder, WatchList: watched,
 	}, f.maxRooms, h, stream.Options{DedupWindow: f.dedupWindow, StreakTimeout: f.streakTimeout, Logger: log, Log: st})
+	rep, err := rooms.Resume(ctx)
+	switch {
+	case err != nil:
+		log.Warn("watch list: not resumed", "err", err, "resumed", rep.Started)
+	case len(rep.Skipped) > 0:
+		log.Warn("watch list: more rooms than --max-rooms; the highest priorities were resumed, the rest are listed as stopped (room_limit)",
+			"maxRooms", f.maxRooms, "resumed", rep.Started, "notResumed", rep.Skipped)
+	case len(rep.Started) > 0:
+		log.Info("watch list resumed", "rooms", len(rep.Started))
+	}
 	api := httpapi.New(httpapi.Config{
 		Rooms: rooms, Hub: h, Store: st, Webhooks: wh, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, ResponseWriteTimeout: f.responseTimeout, Version: Version(),
 		Web: web.Handler(), Demo: f.demo, Security: f.security(),

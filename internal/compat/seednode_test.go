@@ -1077,7 +1077,9 @@ func checkInjectedOrder(t reporter, name string, evs []map[string]any) {
 	t.Helper()
 	var got []string
 	for _, ev := range evs {
-		if typ, _ := ev["type"].(string); !lifecycleTypes[typ] && ev["username"] == liveUser && len(got) < len(injections()) {
+		// TikTok's events only: the server's own (the original's lifecycle events and ours, such
+		// as live_started) may come between them.
+		if typ, _ := ev["type"].(string); tiktokTypes[typ] && ev["username"] == liveUser && len(got) < len(injections()) {
 			got = append(got, typ)
 		}
 	}

@@ -37,6 +37,8 @@ const (
 	TypeWaitingForLive    = "waiting_for_live"
 	TypeStalled           = "stalled"
 	TypeError             = "error"
+	TypeLiveStarted       = "live_started"
+	TypeLiveEnded         = "live_ended"
 )
 
 // Room names the monitored room an event belongs to.

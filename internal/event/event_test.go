@@ -65,6 +65,10 @@ func goldenEvents(t testing.TB) []goldenCase {
 		{TypeWaitingForLive, WaitingForLiveData{NextCheckAt: at.Add(time.Minute)}},
 		{TypeStalled, StalledData{SilentMs: 30000}},
 		{TypeError, ErrorData{Code: "rate_limited", Message: "sign server: too many requests (HTTP 429)", Retryable: true}},
+		{TypeLiveStarted, LiveStartedData{RoomID: testRoom.RoomID, Title: "Sunday cooking 🍳", StartedAt: at.Add(-17 * time.Minute)}},
+		{TypeLiveEnded, LiveEndedData{RoomID: testRoom.RoomID, Reason: LiveEndedByHost, Title: "Sunday cooking 🍳",
+			StartedAt: at.Add(-17 * time.Minute), DurationMs: (17 * time.Minute).Milliseconds(),
+			Totals: LiveTotals{Likes: 48210, Diamonds: 310, Gifts: 42, Follows: 27, Shares: 9, Chats: 612, PeakViewers: 1520, Events: 5234}}},
 	}
 	for i, l := range life {
 		ev := Lifecycle(l.typ, testRoom, at, l.data)
@@ -232,6 +236,8 @@ var contractKeys = map[string][]string{
 	TypeWaitingForLive:    {"nextCheckAt"},
 	TypeStalled:           {"silentMs"},
 	TypeError:             {"code", "message", "retryable"},
+	TypeLiveStarted:       {"roomId", "title", "startedAt"},
+	TypeLiveEnded:         {"roomId", "reason", "title", "startedAt", "durationMs", "totals"},
 }
 
 var listItemKeys = map[string][]string{
@@ -279,6 +285,7 @@ func TestEvent_ContractKeys(t *testing.T) {
 		_, lifecycle := map[string]bool{
 			TypeConnectionCreated: true, TypeConnectionClosed: true, TypeDisconnected: true, TypeReconnecting: true,
 			TypeRateLimited: true, TypeWaitingForLive: true, TypeStalled: true, TypeError: true,
+			TypeLiveStarted: true, TypeLiveEnded: true,
 		}[c.ev.Type]
 		keys := append([]string{"timestamp"}, contractKeys[c.ev.Type]...)
 		if !lifecycle {

@@ -157,6 +157,8 @@ var dataDecoders = map[string]func(raw []byte) (Data, error){
 	TypeWaitingForLive:    decodeAs[WaitingForLiveData],
 	TypeStalled:           decodeAs[StalledData],
 	TypeError:             decodeAs[ErrorData],
+	TypeLiveStarted:       decodeAs[LiveStartedData],
+	TypeLiveEnded:         decodeAs[LiveEndedData],
 }
 
 func decodeAs[T Data](raw []byte) (Data, error) {

@@ -107,3 +107,71 @@ const DecodeErrorCode = "decode"
 func DecodeError(room Room, at time.Time, err error) Event {
 	return Lifecycle(TypeError, room, at, ErrorData{Code: DecodeErrorCode, Message: err.Error()})
 }
+
+// Reasons of live_ended: the streamEnd action (ended, suspended), or what the server found.
+const (
+	LiveEndedByHost       = "ended"         // TikTok's streamEnd, action ended
+	LiveEndedSuspended    = "suspended"     // TikTok's streamEnd, action suspended
+	LiveEndedOffline      = "offline"       // the host was found offline without a streamEnd seen
+	LiveEndedNewBroadcast = "new_broadcast" // the host is live in another room: that is a new broadcast
+)
+
+// LiveStartedData: a broadcast of the host began (or the server first saw it). StartedAt is
+// TikTok's start time when it gives one, else when the server found the host live.
+type LiveStartedData struct {
+	RoomID    string    `json:"roomId"`
+	Title     string    `json:"title"`
+	StartedAt time.Time `json:"startedAt"` // RFC 3339 UTC with milliseconds
+}
+
+// LiveEndedData: the broadcast live_started announced is over. Totals are the stream's figures
+// from live_started to here (simulated events left out).
+type LiveEndedData struct {
+	RoomID     string     `json:"roomId"`
+	Reason     string     `json:"reason"` // ended, suspended, offline, new_broadcast
+	Title      string     `json:"title"`
+	StartedAt  time.Time  `json:"startedAt"`
+	DurationMs int64      `json:"durationMs"`
+	Totals     LiveTotals `json:"totals"`
+}
+
+// LiveTotals are a broadcast's figures as the server saw them.
+type LiveTotals struct {
+	Likes       int64 `json:"likes"`       // TikTok's total for the room, or the sum of like events when larger
+	Diamonds    int64 `json:"diamonds"`    // each streak counted once, at its end
+	Gifts       int64 `json:"gifts"`       // gifts sent (a streak of 5 counts 5)
+	Follows     int64 `json:"follows"`     // social follow events
+	Shares      int64 `json:"shares"`      // social share events
+	Chats       int64 `json:"chats"`       // chat messages
+	PeakViewers int64 `json:"peakViewers"` // the highest viewer count TikTok reported
+	Events      int64 `json:"events"`      // events of the stream, live_started and live_ended included
+}
+
+func (LiveStartedData) eventType() string { return TypeLiveStarted }
+func (LiveEndedData) eventType() string   { return TypeLiveEnded }
+
+func (d LiveStartedData) appendFields(b []byte) []byte {
+	b = appendStringField(b, `"roomId":`, d.RoomID)
+	b = appendStringField(b, `,"title":`, d.Title)
+	b = append(b, `,"startedAt":`...)
+	return appendTime(b, d.StartedAt)
+}
+
+func (d LiveEndedData) appendFields(b []byte) []byte {
+	b = appendStringField(b, `"roomId":`, d.RoomID)
+	b = appendStringField(b, `,"reason":`, d.Reason)
+	b = appendStringField(b, `,"title":`, d.Title)
+	b = append(b, `,"startedAt":`...)
+	b = appendTime(b, d.StartedAt)
+	b = appendIntField(b, `,"durationMs":`, d.DurationMs)
+	t := &d.Totals
+	b = appendIntField(b, `,"totals":{"likes":`, t.Likes)
+	b = appendIntField(b, `,"diamonds":`, t.Diamonds)
+	b = appendIntField(b, `,"gifts":`, t.Gifts)
+	b = appendIntField(b, `,"follows":`, t.Follows)
+	b = appendIntField(b, `,"shares":`, t.Shares)
+	b = appendIntField(b, `,"chats":`, t.Chats)
+	b = appendIntField(b, `,"peakViewers":`, t.PeakViewers)
+	b = appendIntField(b, `,"events":`, t.Events)
+	return append(b, '}')
+}

@@ -204,6 +204,7 @@ func (s *Server) disconnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.cfg.Rooms.Running(name) {
+		s.cfg.Rooms.Unwatch(name) // the original's answer; but a disconnect means: do not resume it
 		s.notCurrent(w, name)
 		return
 	}

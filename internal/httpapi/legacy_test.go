@@ -67,6 +67,8 @@ func TestServer_LegacyRoutes(t *testing.T) {
 	// What an old WebSocket client saw.
 	ws.await(t, "error", "offlineuser1", map[string]any{"code": "user_offline", "retryable": false})
 	ws.await(t, "connection_created", "streamer", map[string]any{"isLive": true})
+	// The broadcast pair reaches the original's stream too, in the same envelope (checked below).
+	ws.await(t, "live_started", "streamer", map[string]any{"roomId": fmt.Sprint(s.fake.RoomID("streamer")), "title": "streamer is LIVE 🎥"})
 	ws.await(t, "connection_closed", "streamer", map[string]any{"reason": "replaced"})
 	ws.await(t, "connection_created", "other", nil)
 	ws.await(t, "connection_closed", "other", map[string]any{"reason": "requested"})

@@ -110,12 +110,20 @@ type StartOptions struct {
 	// GiveUpOffline stops the room when the host is not live, instead of waiting for them: the
 	// original server's POST /connect.
 	GiveUpOffline bool
+	// Watch are the room's options. nil keeps those it has (a running room, or one stopped and
+	// started again), or the defaults for a new one. Given for a running room, they replace its
+	// options (the watch list too) and the room goes on.
+	Watch *WatchOptions
+
+	resume  *Watched  // Resume: the room as the watch list had it (already listed)
+	startAt time.Time // Resume: the first attempt waits until then
 }
 
 // Start begins monitoring username (read by Key; a string that names no TikTok user is refused with
 // its *webcast.UsernameError). It returns the room's status and whether it
 // was started now (false: it was already running). In single-user mode another running room is
-// stopped first with reason "replaced".
+// stopped first with reason "replaced" (and leaves the watch list). A started room is kept in the
+// watch list with its options.
 func (m *Manager) Start(username string, opts StartOptions) (Status, bool, error) {
 	key, err := Key(username)
 	if err != nil {
@@ -130,6 +138,10 @@ func (m *Manager) Start(username string, opts StartOptions) (Status, bool, error
 	}
 	if r := m.runLocked(key); r != nil && !r.stopped() {
 		m.mu.Unlock()
+		if opts.Watch != nil && *opts.Watch != r.sup.Status().Options {
+			r.sup.update(func(st *Status) { st.Options = *opts.Watch })
+			m.saveWatch(r.sup)
+		}
 		return r.sup.Status(), false, nil
 	}
 	var others []string
@@ -142,32 +154,58 @@ func (m *Manager) Start(username string, opts StartOptions) (Status, bool, error
 	if m.maxRooms == 1 {
 		for _, k := range others {
 			m.stopLocked(k, ReasonReplaced)
+			m.unwatch(k) // single-user mode keeps the one current room
 		}
 	} else if len(others) >= m.maxRooms {
 		return Status{}, false, fmt.Errorf("%w: %d rooms are running; stop one or raise --max-rooms", ErrRoomLimit, len(others))
 	}
 
-	var e *entry
-	for {
-		s, err := m.stream(key, false)
-		if err != nil {
-			return Status{}, false, err
-		}
-		m.mu.Lock()
-		if e = m.rooms[key]; e != nil && e.stream == s {
-			break // still the room's stream, and from here on it is a started room's
-		}
-		m.mu.Unlock() // the simulator's bound closed it meanwhile: take the next one
+	e, err := m.entry(key)
+	if err != nil {
+		return Status{}, false, err
 	}
-	defer m.mu.Unlock()
 	ctx, cancel := context.WithCancel(m.ctx)
 	m.order++
 	sup := newSupervisor(&m.cfg, key, e.stream, &m.signs)
-	sup.giveUpOffline = opts.GiveUpOffline
+	sup.giveUpOffline, sup.startAt = opts.GiveUpOffline, opts.startAt
+	switch {
+	case opts.resume != nil:
+		sup.setState(opts.resume.State)
+		if b := opts.resume.State.Live; b != nil {
+			e.stream.ResumeSession(b.Totals) // a fresh stream: the broadcast's figures so far
+		}
+	case e.run != nil:
+		// Started again in this process: the broadcast it announced, and its options, go on.
+		sup.setState(e.run.sup.watchState())
+		sup.st.Options = e.run.sup.Status().Options
+	}
+	if opts.Watch != nil {
+		sup.st.Options = *opts.Watch
+	}
 	e.run, e.simulated = &supervision{sup: sup, cancel: cancel, started: m.order}, 0
 	m.pruneLocked(key)
+	m.mu.Unlock()
+	if opts.resume == nil {
+		m.saveWatch(sup) // before it runs: its state changes update the listed row
+	}
 	go sup.run(ctx)
 	return sup.Status(), true, nil
+}
+
+// entry returns the room's entry, with a stream, creating both if needed. It returns with m.mu
+// held (unless it fails), so the entry cannot be pruned before the caller has used it.
+func (m *Manager) entry(key string) (*entry, error) {
+	for {
+		s, err := m.stream(key, false)
+		if err != nil {
+			return nil, err
+		}
+		m.mu.Lock()
+		if e := m.rooms[key]; e != nil && e.stream == s {
+			return e, nil // still the room's stream, and from here on it is a started room's
+		}
+		m.mu.Unlock() // the simulator's bound closed it meanwhile: take the next one
+	}
 }
 
 // runOf is the latest supervision of the room username names, nil if there is none (or the name is
@@ -217,6 +255,9 @@ func (m *Manager) Settled(ctx context.Context, username string) (Status, error) 
 
 // Stop ends monitoring of username and waits for its supervisor to finish. With a reason, clients
 // get connection_closed with it; an empty reason stops silently (a connect that failed for good).
+//
+// ReasonRequested also removes the room from the watch list, even one that already stopped (or
+// is only listed: a room not resumed for --max-rooms); then the status is that of a stopped room.
 func (m *Manager) Stop(username, reason string) (Status, error) {
 	key, err := Key(username)
 	if err != nil {
@@ -224,7 +265,14 @@ func (m *Manager) Stop(username, reason string) (Status, error) {
 	}
 	m.op.Lock()
 	defer m.op.Unlock()
-	return m.stopLocked(key, reason)
+	st, err := m.stopLocked(key, reason)
+	if reason != ReasonRequested {
+		return st, err
+	}
+	if m.unwatch(key) && errors.Is(err, ErrNotFound) {
+		return Status{Username: key, State: StateStopped, StopReason: ReasonRequested}, nil
+	}
+	return st, err
 }
 
 func (m *Manager) stopLocked(key, reason string) (Status, error) {

@@ -225,8 +225,8 @@ func TestManager_StatusDuringStop(t *testing.T) {
 }
 
 func TestManager_QuotaShared(t *testing.T) {
-	// One token a minute: a connect attempt (its resolve and its sign call) takes one, so of two
-	// rooms started together the second must wait about a minute.
+	// One token a minute: a connect (its sign call) takes one, so of two rooms started together the
+	// second must wait about a minute.
 	h := newHarness(t, harnessOptions{maxRooms: 2, config: func(c *Config) { c.Quota = NewQuota(1) }})
 	t0 := time.Now()
 	h.start("alice", StartOptions{})

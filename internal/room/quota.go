@@ -8,8 +8,9 @@ import (
 )
 
 // Quota is the one sign budget every room shares: a token bucket (golang.org/x/time/rate) refilled
-// at perMinute per minute, holding at most perMinute tokens. Connects, reconnects and live checks
-// each take a token. A token can be reserved ahead of time, so callers queue up in order instead of
+// at perMinute per minute, holding at most perMinute tokens. Each connect and reconnect takes a
+// token, right before its sign call; resolves and live checks of offline hosts ask TikTok's web
+// routes, not the sign server, and take none. A token can be reserved ahead of time, so callers queue up in order instead of
 // racing.
 type Quota struct {
 	perMinute int

@@ -62,6 +62,8 @@ type Config struct {
 	Logger            *slog.Logger
 	// Recorder, if set, gets every raw upstream message before it is converted (--record).
 	Recorder Recorder
+	// WatchList, if set, keeps the monitored rooms, their options and state, for Resume.
+	WatchList WatchList
 }
 
 // Recorder keeps raw upstream messages: the store's capture of a session.
@@ -111,6 +113,10 @@ type Status struct {
 	LastError      *ErrorInfo
 	StopReason     string // why it stopped (requested, replaced, shutdown, or an error code)
 	LastStable     bool   // the last connection lasted long enough to reset the backoff
+	Options        WatchOptions
+	OfflineSince   time.Time // found offline and not seen live since; zero otherwise
+	NextCheckAt    time.Time // the next live check, while waiting for live
+	LastLiveAt     time.Time // last seen live: now while connected; zero if never seen live
 	Stream         stream.Snapshot
 }
 
@@ -123,11 +129,15 @@ type Supervisor struct {
 	signs    *signCounter
 
 	giveUpOffline bool
+	startAt       time.Time // the first attempt waits until then (Resume spreads rooms out)
+	endAction     string    // the action of the streamEnd the current session ended with; run's own
 
 	mu      sync.Mutex
 	st      Status
-	settled chan struct{} // closed at the first outcome of the first attempt
-	done    chan struct{} // closed when run returns
+	live    *Broadcast       // announced with live_started, not ended
+	info    webcast.RoomInfo // the latest resolve or live check that named a room
+	settled chan struct{}    // closed at the first outcome of the first attempt
+	done    chan struct{}    // closed when run returns
 }
 
 func newSupervisor(cfg *Config, username string, s *stream.Room, signs *signCounter) *Supervisor {
@@ -148,8 +158,133 @@ func (s *Supervisor) Status() Status {
 		st.LastError = &e
 	}
 	s.mu.Unlock()
+	if st.State == StateConnected {
+		st.LastLiveAt = time.Now()
+	}
 	st.Stream = s.stream.Snapshot()
 	return st
+}
+
+// setState gives a supervisor that has not run yet the state a watch list (or its previous run)
+// kept.
+func (s *Supervisor) setState(w WatchState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.OfflineSince, s.st.LastLiveAt = w.OfflineSince, w.LastLiveAt
+	if w.Live != nil {
+		b := *w.Live
+		s.live = &b
+	}
+}
+
+// watchState is what the watch list keeps of the supervisor.
+func (s *Supervisor) watchState() WatchState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := WatchState{OfflineSince: s.st.OfflineSince, LastLiveAt: s.st.LastLiveAt}
+	if s.live != nil {
+		b := *s.live
+		w.Live = &b
+	}
+	return w
+}
+
+// persist writes the state to the watch list. It runs on state changes only (a broadcast starts
+// or ends, the host is found offline), so it is rare; a failure costs only accuracy after a
+// restart.
+func (s *Supervisor) persist() {
+	wl := s.cfg.WatchList
+	if wl == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), watchTimeout)
+	defer cancel()
+	if err := wl.SaveState(ctx, s.username, s.watchState()); err != nil {
+		s.log.Warn("watch list: cannot save the room's state", "err", err)
+	}
+}
+
+// noteInfo keeps what TikTok said of the room: the title and start of a broadcast it connects to.
+func (s *Supervisor) noteInfo(info webcast.RoomInfo) {
+	if info.RoomID == "" {
+		return
+	}
+	s.mu.Lock()
+	s.info = info
+	s.mu.Unlock()
+}
+
+// beginBroadcast announces the broadcast of the room just connected to, unless it was announced
+// already (a reconnect, or a restart in its middle). A broadcast announced in another room ended
+// unseen: it is ended first.
+func (s *Supervisor) beginBroadcast(roomID string) {
+	now := time.Now()
+	s.mu.Lock()
+	prev, info := s.live, s.info
+	s.mu.Unlock()
+	if prev != nil && prev.RoomID != roomID {
+		s.endBroadcast(event.LiveEndedNewBroadcast)
+		prev = nil
+	}
+	if prev == nil {
+		b := &Broadcast{RoomID: roomID, StartedAt: now.UTC()}
+		if info.RoomID == roomID {
+			b.Title = info.Title
+			if !info.StartedAt.IsZero() && !info.StartedAt.After(now) {
+				b.StartedAt = info.StartedAt
+			}
+		}
+		s.mu.Lock()
+		s.live = b
+		s.mu.Unlock()
+		s.emit(event.TypeLiveStarted, event.LiveStartedData{RoomID: b.RoomID, Title: b.Title, StartedAt: b.StartedAt})
+	}
+	s.update(func(st *Status) { st.LastLiveAt, st.OfflineSince = now, time.Time{} })
+	s.persist()
+}
+
+// endBroadcast announces the end of the broadcast in progress, if there is one. The stream adds
+// the totals.
+func (s *Supervisor) endBroadcast(reason string) {
+	s.mu.Lock()
+	b := s.live
+	s.live = nil
+	s.mu.Unlock()
+	if b == nil {
+		return
+	}
+	now := time.Now()
+	s.log.Info("broadcast ended", "reason", reason, "roomId", b.RoomID)
+	s.emit(event.TypeLiveEnded, event.LiveEndedData{RoomID: b.RoomID, Reason: reason, Title: b.Title, StartedAt: b.StartedAt,
+		DurationMs: max(now.Sub(b.StartedAt).Milliseconds(), 0)})
+	s.persist()
+}
+
+// markOffline notes that the host is not live: the broadcast in progress (one whose streamEnd
+// was not seen) is over, and the room is offline since now unless it was already.
+func (s *Supervisor) markOffline() {
+	s.endBroadcast(event.LiveEndedOffline)
+	changed := false
+	s.update(func(st *Status) {
+		if st.OfflineSince.IsZero() {
+			st.OfflineSince, changed = time.Now(), true
+		}
+	})
+	if changed {
+		s.persist()
+	}
+}
+
+// markLive notes that a resolve or live check found the host live (a connect follows).
+func (s *Supervisor) markLive() {
+	changed := false
+	s.update(func(st *Status) {
+		changed = !st.OfflineSince.IsZero()
+		st.OfflineSince, st.LastLiveAt = time.Time{}, time.Now()
+	})
+	if changed {
+		s.persist()
+	}
 }
 
 func (s *Supervisor) update(f func(st *Status)) {
@@ -184,13 +319,16 @@ func (s *Supervisor) fail(code string, err error, retryable bool) {
 // run is the supervisor's life: connect, watch, reconnect, until ctx ends or a final error.
 func (s *Supervisor) run(ctx context.Context) {
 	defer close(s.done)
+	if !s.startAt.IsZero() {
+		s.update(func(st *Status) { st.NextRetryAt = s.startAt })
+		if !sleepUntil(ctx, s.startAt) {
+			return
+		}
+		s.update(func(st *Status) { st.NextRetryAt = time.Time{} })
+	}
 	roomID := ""         // the broadcast's room; it changes from one broadcast to the next
 	skipResolve := false // roomID is fresh: a reconnect to a live room, or a live check just found it
 	for ctx.Err() == nil {
-		// One token of the shared budget per attempt (its resolve and its sign call together).
-		if !s.takeQuota(ctx) {
-			return
-		}
 		s.update(func(st *Status) { st.Attempts++ })
 		if roomID == "" || !skipResolve {
 			info, err := s.resolve(ctx)
@@ -199,7 +337,9 @@ func (s *Supervisor) run(ctx context.Context) {
 				return
 			case err == nil:
 				roomID = info.RoomID
+				s.markLive()
 			case errors.Is(err, webcast.ErrOffline) && s.giveUpOffline:
+				s.markOffline()
 				s.stop("user_offline", err)
 				return
 			case errors.Is(err, webcast.ErrOffline):
@@ -219,6 +359,11 @@ func (s *Supervisor) run(ctx context.Context) {
 			}
 		}
 		skipResolve = false
+		// One token of the shared sign budget per connect: it pays for the sign call. Resolves
+		// and live checks ask TikTok's web routes, not the sign server, and take none.
+		if !s.takeQuota(ctx) {
+			return
+		}
 		sess, err := s.connect(ctx, roomID)
 		if ctx.Err() != nil {
 			if sess != nil {
@@ -254,6 +399,9 @@ func (s *Supervisor) resolve(ctx context.Context) (webcast.RoomInfo, error) {
 	if info.RoomID != "" {
 		s.update(func(st *Status) { st.RoomID = info.RoomID })
 	}
+	if err == nil {
+		s.noteInfo(info)
+	}
 	return info, err
 }
 
@@ -273,17 +421,23 @@ func (s *Supervisor) watch(ctx context.Context, sess *webcast.Session) error {
 	})
 	s.log.Info("connected", "roomId", sess.RoomID())
 	s.emit(event.TypeConnectionCreated, event.ConnectionCreatedData{RoomID: sess.RoomID(), IsLive: true})
+	s.beginBroadcast(sess.RoomID())
 	room := s.room()
 	rec := s.cfg.Recorder
+	s.endAction = ""
 	err := sess.Run(ctx, func(m webcast.Message) {
 		if rec != nil {
 			rec.AppendRaw(s.username, m.Method, m.MsgID, m.Payload, m.ReceivedAt)
 		}
-		s.stream.Publish(webcast.ToEvent(&m, room))
+		e := webcast.ToEvent(&m, room)
+		if d, ok := e.Data.(event.StreamEndData); ok {
+			s.endAction = d.Action
+		}
+		s.stream.Publish(e)
 	})
 	stable := time.Since(now) >= stableAfter
 	s.update(func(st *Status) {
-		st.State, st.ConnectedSince, st.LastStable = StateConnecting, time.Time{}, stable
+		st.State, st.ConnectedSince, st.LastStable, st.LastLiveAt = StateConnecting, time.Time{}, stable, time.Now()
 		if stable {
 			st.Attempt = 0
 		}
@@ -299,6 +453,11 @@ func (s *Supervisor) afterDrop(ctx context.Context, roomID string, end error) (n
 	case errors.Is(end, webcast.ErrStreamEnded):
 		s.log.Info("stream ended")
 		s.emit(event.TypeDisconnected, event.DisconnectedData{Reason: "stream_end", WillRetry: true, RetryInMs: 0})
+		why := event.LiveEndedByHost
+		if s.endAction == event.LiveEndedSuspended {
+			why = event.LiveEndedSuspended
+		}
+		s.endBroadcast(why)
 		// The host may start again at once (a new broadcast) or go offline.
 		info, err := s.liveStatus(ctx)
 		if ctx.Err() != nil {
@@ -386,12 +545,18 @@ func Backoff(attempt int, base, cap time.Duration, randN func(int64) int64) time
 	return time.Duration(randN(int64(bound) + 1))
 }
 
-// waitForLive polls the cheap live check until the host is live and returns the room of their
-// broadcast; ok is false when ctx ended.
+// waitForLive polls the cheap live check (one request to TikTok's web API, no sign call, no sign
+// quota) until the host is live and returns the room of their broadcast; ok is false when ctx
+// ended. The checks are jittered around --live-poll (liveCheckDelay), so many offline rooms do not
+// check at once.
 func (s *Supervisor) waitForLive(ctx context.Context) (roomID string, ok bool) {
-	next := time.Now().Add(s.cfg.LivePoll)
-	s.update(func(st *Status) { st.State, st.NextRetryAt, st.ConnectedSince = StateWaitingForLive, next, time.Time{} })
+	s.markOffline()
+	next := time.Now().Add(liveCheckDelay(s.cfg.LivePoll, true, rand.Int64N))
+	s.update(func(st *Status) {
+		st.State, st.NextRetryAt, st.NextCheckAt, st.ConnectedSince = StateWaitingForLive, next, next, time.Time{}
+	})
 	s.emit(event.TypeWaitingForLive, event.WaitingForLiveData{NextCheckAt: next})
+	defer s.update(func(st *Status) { st.NextCheckAt = time.Time{} })
 	for {
 		if !sleepUntil(ctx, next) {
 			return "", false
@@ -402,28 +567,29 @@ func (s *Supervisor) waitForLive(ctx context.Context) (roomID string, ok bool) {
 		}
 		if err == nil && info.Live {
 			s.update(func(st *Status) { st.State, st.NextRetryAt, st.Attempt = StateConnecting, time.Time{}, 0 })
+			s.markLive()
 			return info.RoomID, true
 		}
 		if err != nil {
 			s.log.Debug("live check failed", "err", err)
 		}
-		next = time.Now().Add(s.cfg.LivePoll)
-		s.update(func(st *Status) { st.NextRetryAt = next })
+		next = time.Now().Add(liveCheckDelay(s.cfg.LivePoll, false, rand.Int64N))
+		s.update(func(st *Status) { st.NextRetryAt, st.NextCheckAt = next, next })
 	}
 }
 
 // liveStatus asks, by username, whether the host is live (TikTok gives every broadcast a new room
-// id, so the old one cannot tell). A live answer always has a room id.
+// id, so the old one cannot tell). A live answer always has a room id. It takes no sign quota.
 func (s *Supervisor) liveStatus(ctx context.Context) (webcast.RoomInfo, error) {
-	if !s.takeQuota(ctx) {
-		return webcast.RoomInfo{}, ctx.Err()
-	}
 	info, err := s.cfg.Upstream.LiveStatus(ctx, s.username)
 	if err == nil && info.Live && info.RoomID == "" {
 		err = fmt.Errorf("live status of @%s: live without a room id", s.username)
 	}
 	if err == nil && info.RoomID != "" {
 		s.update(func(st *Status) { st.RoomID = info.RoomID })
+	}
+	if err == nil && info.Live {
+		s.noteInfo(info)
 	}
 	return info, err
 }

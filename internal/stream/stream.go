@@ -94,9 +94,14 @@ type Room struct {
 	likeSum     int64
 	eventCounts map[string]int64
 	lastEventAt time.Time
-	closed      bool
-	pub         Publisher
-	scratch     []byte // the encoding buffer, reused
+	// The broadcast announced by live_started, until live_ended: its figures (session) go into
+	// live_ended's totals.
+	inSession  bool
+	session    event.LiveTotals
+	sessionSum int64 // likes summed over the session's like events
+	closed     bool
+	pub        Publisher
+	scratch    []byte // the encoding buffer, reused
 }
 
 type openStreak struct {
@@ -228,7 +233,54 @@ func (r *Room) publishLocked(e *event.Event) {
 	r.pub.Publish(m)
 }
 
+// ResumeSession continues a broadcast announced before (by a server that restarted): live_ended
+// will carry these figures plus what this stream counts from now on.
+func (r *Room) ResumeSession(so event.LiveTotals) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.inSession, r.session, r.sessionSum = true, so, so.Likes
+}
+
+// countSession adds e to the broadcast's figures. live_started begins them; live_ended gets them
+// as its totals (under the room's lock, so no event slips between the figures and the end).
+func (r *Room) countSession(e *event.Event) {
+	if e.Type == event.TypeLiveStarted {
+		r.inSession, r.session, r.sessionSum = true, event.LiveTotals{}, 0
+	}
+	if !r.inSession || e.Simulated {
+		return
+	}
+	t := &r.session
+	t.Events++
+	switch d := e.Data.(type) {
+	case event.RoomUserData:
+		t.PeakViewers = max(t.PeakViewers, d.ViewerCount)
+	case event.LikeData:
+		r.sessionSum += d.LikeCount
+		t.Likes = max(t.Likes, d.TotalLikeCount, r.sessionSum)
+	case event.GiftData:
+		if d.StreakState != event.StreakProgress {
+			t.Diamonds += d.TotalDiamonds
+			t.Gifts += int64(max(d.RepeatCount, 1))
+		}
+	case event.SocialData:
+		switch d.Action {
+		case "follow":
+			t.Follows++
+		case "share":
+			t.Shares++
+		}
+	case event.ChatData:
+		t.Chats++
+	case event.LiveEndedData:
+		d.Totals = *t
+		e.Data = d
+		r.inSession = false
+	}
+}
+
 func (r *Room) count(e *event.Event) {
+	r.countSession(e)
 	r.counters.Events++
 	r.eventCounts[e.Type]++
 	switch d := e.Data.(type) {

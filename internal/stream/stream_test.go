@@ -1006,3 +1006,80 @@ func TestRoom_PublishConcurrentWithClose(t *testing.T) {
 		}
 	}
 }
+
+// ---- the broadcast's totals ----
+
+func lifecycle(typ string, d event.Data) event.Event {
+	return event.Lifecycle(typ, event.Room{Username: "streamer", RoomID: "7311111111111111111"}, eventTime, d)
+}
+
+// TestRoom_PublishSessionTotals: live_ended gets the figures counted since live_started (or since
+// ResumeSession's seed), simulated events left out; outside a broadcast nothing is counted.
+func TestRoom_PublishSessionTotals(t *testing.T) {
+	simulated := chat("s1", "made up")
+	simulated.Simulated = true
+	started := lifecycle(event.TypeLiveStarted, event.LiveStartedData{RoomID: "7311111111111111111", Title: "t"})
+	ended := lifecycle(event.TypeLiveEnded, event.LiveEndedData{RoomID: "7311111111111111111", Reason: event.LiveEndedByHost})
+	tests := []struct {
+		name   string
+		seed   *event.LiveTotals
+		events []event.Event
+		want   event.LiveTotals
+	}{
+		{
+			name: "a whole broadcast",
+			events: []event.Event{
+				chat("0", "before the broadcast"), started,
+				chat("1", "hi"), chat("2", "again"), roomUser("3", 120), roomUser("4", 90),
+				like("5", 10, 0), like("6", 5, 0), galaxy("7", bob), heart("8", alice, "s", 1, false), heart("9", alice, "s", 3, true),
+				social("10", "follow"), social("11", "share"), social("12", "follow"), simulated, ended,
+			},
+			want: event.LiveTotals{Likes: 15, Diamonds: 1000 + 15, Gifts: 1 + 3, Follows: 2, Shares: 1, Chats: 2, PeakViewers: 120,
+				Events: 1 + 12 + 1},
+		},
+		{
+			name:   "TikTok's like total wins when larger",
+			events: []event.Event{started, like("1", 10, 500), like("2", 5, 0), ended},
+			want:   event.LiveTotals{Likes: 500, Events: 4},
+		},
+		{
+			name:   "a new live_started starts from zero",
+			events: []event.Event{started, chat("1", "old"), started, chat("2", "new"), ended},
+			want:   event.LiveTotals{Chats: 1, Events: 3},
+		},
+		{
+			name:   "resumed after a restart: the seed goes on",
+			seed:   &event.LiveTotals{Likes: 100, Diamonds: 50, Gifts: 2, Chats: 7, PeakViewers: 300, Events: 40},
+			events: []event.Event{like("1", 5, 0), chat("2", "hi"), roomUser("3", 200), ended},
+			want:   event.LiveTotals{Likes: 105, Diamonds: 50, Gifts: 2, Chats: 8, PeakViewers: 300, Events: 44},
+		},
+		{
+			name:   "live_ended without a broadcast keeps its data",
+			events: []event.Event{chat("1", "hi"), ended},
+			want:   event.LiveTotals{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, rec := newRoom(t, "streamer", Options{StreakTimeout: time.Hour})
+			if tt.seed != nil {
+				r.ResumeSession(*tt.seed)
+			}
+			for _, e := range tt.events {
+				r.Publish(e)
+			}
+			msgs := rec.messages()
+			last := decode(t, msgs[len(msgs)-1])
+			d, ok := last.Data.(event.LiveEndedData)
+			if !ok {
+				t.Fatalf("last event %s, want live_ended", last.Type)
+			}
+			if d.Totals != tt.want {
+				t.Errorf("totals\n  %+v\nwant\n  %+v", d.Totals, tt.want)
+			}
+			if d.Reason != event.LiveEndedByHost || d.RoomID == "" {
+				t.Errorf("live_ended data %+v: the supervisor's keys must be kept", d)
+			}
+		})
+	}
+}

@@ -91,6 +91,10 @@ func TestClient_Resolve(t *testing.T) {
 			if info.RoomID != want || info.Live != tt.live || info.Username != tt.user {
 				t.Errorf("Resolve(%q) = %+v, want room %s live %v", tt.input, info, want, tt.live)
 			}
+			// The fake's LIVE began 17 minutes ago: the title and start time are read too.
+			if ago := time.Since(info.StartedAt); info.Title == "" || ago < 16*time.Minute || ago > 18*time.Minute {
+				t.Errorf("Resolve(%q): title %q, started %v ago; want the fake's title and about 17m", tt.input, info.Title, ago)
+			}
 		})
 	}
 }
@@ -469,6 +473,9 @@ func TestClient_LiveStatus(t *testing.T) {
 		info, err := c.LiveStatus(context.Background(), "@flipper")
 		if err != nil || info.Live != live || info.RoomID != strconv.FormatInt(fake.RoomID("flipper"), 10) {
 			t.Fatalf("LiveStatus after SetLive(%v) = %+v, %v", live, info, err)
+		}
+		if live && (info.Title == "" || info.StartedAt.IsZero()) {
+			t.Errorf("LiveStatus of a live host: title %q, startedAt %v; want both", info.Title, info.StartedAt)
 		}
 	}
 	// A new broadcast in a new room: the answer names it.

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // StatusOffline is the room status TikTok uses for "not live" (anything else is live; 2 is usual).
@@ -23,6 +24,8 @@ type RoomInfo struct {
 	Live     bool
 	Source   string // "html" or "api": where the room id came from
 	Title    string
+	// StartedAt is when the LIVE began, as TikTok's liveRoom.startTime says; zero when it gives none.
+	StartedAt time.Time
 }
 
 // Resolve finds a user's room id and live status: the HTML page's SIGI_STATE first, then the
@@ -112,9 +115,10 @@ type sigiState struct {
 				Status   *int            `json:"status"`
 			} `json:"user"`
 			LiveRoom struct {
-				RoomID json.RawMessage `json:"roomId"`
-				Status *int            `json:"status"`
-				Title  string          `json:"title"`
+				RoomID    json.RawMessage `json:"roomId"`
+				Status    *int            `json:"status"`
+				Title     string          `json:"title"`
+				StartTime json.RawMessage `json:"startTime"`
 			} `json:"liveRoom"`
 		} `json:"liveRoomUserInfo"`
 	} `json:"LiveRoom"`
@@ -159,14 +163,27 @@ func ParseLivePage(name string, page []byte) (RoomInfo, error) {
 	if roomID == "" {
 		return RoomInfo{}, &Error{Kind: KindUserNotFound, Op: op, Detail: "LiveRoom has no room id"}
 	}
-	info := RoomInfo{Username: name, RoomID: roomID, Source: "html", Title: lr.Title, Status: 2}
+	info := RoomInfo{Username: name, RoomID: roomID, Source: "html", Title: lr.Title, Status: 2, StartedAt: unixTime(lr.StartTime)}
 	if lr.Status != nil {
 		info.Status = *lr.Status
 	} else if u.Status != nil {
 		info.Status = *u.Status
 	}
 	info.Live = info.Status != StatusOffline
+	if !info.Live {
+		info.StartedAt = time.Time{} // the last LIVE's, not one that runs
+	}
 	return info, nil
+}
+
+// unixTime reads a time in unix seconds given as a JSON number or string; zero if absent or not
+// plausible (TikTok sends 0 for a room that is not live).
+func unixTime(raw json.RawMessage) time.Time {
+	n, err := strconv.ParseInt(strings.Trim(string(raw), `"`), 10, 64)
+	if err != nil || n <= 0 || n > 1<<40 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0).UTC()
 }
 
 // idString accepts an id as a JSON string or number and returns it as a positive decimal, or "".
@@ -202,8 +219,9 @@ func (c *Client) resolveAPI(ctx context.Context, name string) (RoomInfo, error) 
 				Status *int            `json:"status"`
 			} `json:"user"`
 			LiveRoom struct {
-				Status *int   `json:"status"`
-				Title  string `json:"title"`
+				Status    *int            `json:"status"`
+				Title     string          `json:"title"`
+				StartTime json.RawMessage `json:"startTime"`
 			} `json:"liveRoom"`
 		} `json:"data"`
 	}
@@ -224,13 +242,17 @@ func (c *Client) resolveAPI(ctx context.Context, name string) (RoomInfo, error) 
 	if roomID == "" {
 		return RoomInfo{}, &Error{Kind: KindUserNotFound, Op: op, Detail: "no room id in the answer"}
 	}
-	info := RoomInfo{Username: name, RoomID: roomID, Source: "api", Status: 2, Title: r.Data.LiveRoom.Title}
+	info := RoomInfo{Username: name, RoomID: roomID, Source: "api", Status: 2, Title: r.Data.LiveRoom.Title,
+		StartedAt: unixTime(r.Data.LiveRoom.StartTime)}
 	if r.Data.LiveRoom.Status != nil {
 		info.Status = *r.Data.LiveRoom.Status
 	} else if r.Data.User.Status != nil {
 		info.Status = *r.Data.User.Status
 	}
 	info.Live = info.Status != StatusOffline
+	if !info.Live {
+		info.StartedAt = time.Time{} // the last LIVE's, not one that runs
+	}
 	return info, nil
 }
 

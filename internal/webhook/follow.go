@@ -14,7 +14,7 @@ import (
 )
 
 // Log is the committed event log the follower reads (*store.Store). Its cursors only grow and are
-// never reused (store migration 0002).
+// never reused (store migration 0003).
 type Log interface {
 	LastCursor(ctx context.Context) (int64, error)
 	EventsAfter(ctx context.Context, after int64, types []string, limit int, buf []store.Row) ([]store.Row, int64, error)

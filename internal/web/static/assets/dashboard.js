@@ -258,6 +258,8 @@ function tally(ev) {
     case 'connection_created':
     case 'disconnected':
     case 'reconnecting':
+    case 'live_started':
+    case 'live_ended':
       poll();
       break;
   }

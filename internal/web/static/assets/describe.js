@@ -84,6 +84,13 @@ export function describe(ev) {
       return { who: '', what: 'the connection went quiet' };
     case 'error':
       return { who: '', what: 'error: ' + (d.message || d.code || '') };
+    case 'live_started':
+      return { who: '', what: 'the host went LIVE' + (d.title ? ': ' + d.title : '') };
+    case 'live_ended': {
+      const t = d.totals || {};
+      const figures = [fmtInt(t.likes || 0) + ' likes', fmtInt(t.diamonds || 0) + ' 💎', fmtInt(t.follows || 0) + ' follows'];
+      return { who: '', what: 'the LIVE is over (' + words(d.reason || 'ended') + '): ' + figures.join(', ') };
+    }
     default:
       return { who, what: words(ev.type) };
   }
