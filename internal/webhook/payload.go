@@ -38,8 +38,8 @@ var (
 // lifecycle pair of the watch list (issue 17) and the 2026 Super Fan message. They belong in
 // package event once those land; until then they are matched by name.
 const (
-	EventLiveStarted = "live_started"
-	EventLiveEnded   = "live_ended"
+	EventLiveStarted = event.TypeLiveStarted
+	EventLiveEnded   = event.TypeLiveEnded
 	EventSuperFan    = "superFan"
 )
 

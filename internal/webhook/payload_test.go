@@ -49,8 +49,8 @@ func TestMap(t *testing.T) {
 		{"other social", tiktokEvent(event.TypeSocial, 4, "3", event.SocialData{Action: "other", ActionID: 7}), Filter{}, ""},
 		{"subscribe is a superfan", tiktokEvent(event.TypeSubscribe, 5, "4", event.SubscribeData{SubMonth: 1}), Filter{}, TypeSuperFan},
 		{"superFan", raw(EventSuperFan, 6, `{"sender":"fan"}`), Filter{}, TypeSuperFan},
-		{"live started", raw(EventLiveStarted, 1, `{"title":"hi"}`), Filter{}, TypeLiveStarted},
-		{"live ended", raw(EventLiveEnded, 90, `{"reason":"host_ended"}`), Filter{}, TypeLiveEnded},
+		{"live started", lifecycle(event.TypeLiveStarted, 1, event.LiveStartedData{RoomID: "7515000000000000001", Title: "hi", StartedAt: time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC)}), Filter{}, TypeLiveStarted},
+		{"live ended", lifecycle(event.TypeLiveEnded, 90, event.LiveEndedData{RoomID: "7515000000000000001", Reason: "host_ended", Title: "hi"}), Filter{}, TypeLiveEnded},
 		{"gave up", lifecycle(event.TypeError, 7, event.ErrorData{Code: "user_not_found", Retryable: false}), Filter{}, TypeConnectionLost},
 		{"retryable error", lifecycle(event.TypeError, 8, event.ErrorData{Code: "upstream", Retryable: true}), Filter{}, ""},
 		{"chat", tiktokEvent(event.TypeChat, 9, "5", event.ChatData{Comment: "hi"}), Filter{}, ""},
@@ -143,8 +143,8 @@ func TestMap_IDs(t *testing.T) {
 		t.Fatal("two messages share a webhook id")
 	}
 	// Server events (and timed-out streak ends) have no msgId: their place in the stream names them.
-	l1, l2 := mapOne(t, raw(EventLiveStarted, 1, `{}`)), mapOne(t, raw(EventLiveStarted, 2, `{}`))
-	if l1.ID == l2.ID || l1.ID != mapOne(t, raw(EventLiveStarted, 1, `{}`)).ID {
+	l1, l2 := mapOne(t, lifecycle(event.TypeLiveStarted, 1, event.LiveStartedData{})), mapOne(t, lifecycle(event.TypeLiveStarted, 2, event.LiveStartedData{}))
+	if l1.ID == l2.ID || l1.ID != mapOne(t, lifecycle(event.TypeLiveStarted, 1, event.LiveStartedData{})).ID {
 		t.Fatal("lifecycle ids not by seq")
 	}
 	noID := gift(event.StreakFinal, 10)
@@ -170,7 +170,7 @@ func TestDeliveries(t *testing.T) {
 		ds[0].State != StatePending || ds[0].Room != "creator" {
 		t.Fatalf("gift deliveries %+v", ds)
 	}
-	l := raw(EventLiveStarted, 1, `{}`)
+	l := lifecycle(event.TypeLiveStarted, 1, event.LiveStartedData{})
 	ds, err = Deliveries(&l, eps, func(string) time.Duration { return 0 })
 	if err != nil {
 		t.Fatal(err)
