@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -54,7 +55,7 @@ func (s *Server) toRoomStatus(st room.Status) roomStatus {
 		Username: st.Username, State: st.State, RoomID: nullString(st.RoomID), Epoch: st.Stream.Epoch, Seq: st.Stream.Seq,
 		ConnectedSince: jsTime(st.ConnectedSince), LastEventAt: jsTime(st.Stream.LastEventAt), Reconnects: st.Reconnects,
 		Attempt: st.Attempt, Attempts: st.Attempts, NextRetryAt: jsTime(st.NextRetryAt), LastError: lastError(st),
-		StopReason: st.StopReason, Priority: st.Options.Priority, Proxy: st.Options.Proxy, Upstream: st.Options.Upstream,
+		StopReason: st.StopReason, Priority: st.Options.Priority, Proxy: redactProxy(st.Options.Proxy), Upstream: st.Options.Upstream,
 		OfflineSince: jsTime(st.OfflineSince), NextCheckAt: jsTime(st.NextCheckAt), LastLiveAt: jsTime(st.LastLiveAt),
 		SignQuota: signQuota{Remaining: q.Remaining(), PerMinute: q.PerMinute()},
 		Counters:  st.Stream.Counters, EventCounts: counts,
@@ -212,4 +213,22 @@ func (s *Server) deleteRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.toRoomStatus(st))
+}
+
+// redactProxy hides a proxy URL's credentials (user and password alike: providers put tokens in
+// either) so that status, readable by overlays and read tokens, never shows them.
+func redactProxy(p string) string {
+	at := strings.LastIndex(p, "@")
+	if at < 0 {
+		return p
+	}
+	if u, err := url.Parse(p); err == nil && u.User != nil && u.Host != "" {
+		u.User = url.User("redacted")
+		return u.String()
+	}
+	scheme := ""
+	if i := strings.Index(p, "://"); i >= 0 && i < at {
+		scheme = p[:i+3]
+	}
+	return scheme + "redacted@" + p[at+1:]
 }
