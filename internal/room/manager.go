@@ -360,17 +360,22 @@ func (m *Manager) List() []Status {
 // "current user".
 func (m *Manager) Current() (Status, bool) {
 	m.mu.Lock()
-	var cur *supervision
+	var runs []*supervision
 	for _, e := range m.rooms {
-		if r := e.run; r != nil && !r.stopped() && (cur == nil || r.started > cur.started) {
-			cur = r
+		if r := e.run; r != nil && !r.stopped() {
+			runs = append(runs, r)
 		}
 	}
 	m.mu.Unlock()
-	if cur == nil {
-		return Status{}, false
+	slices.SortFunc(runs, func(a, b *supervision) int { return cmp.Compare(b.started, a.started) })
+	// A supervisor that has given up reports itself stopped a moment before its goroutine ends
+	// (it still records its state in the watch list): it is no longer anyone's current user.
+	for _, r := range runs {
+		if st := m.status(r); st.State != StateStopped {
+			return st, true
+		}
 	}
-	return m.status(cur), true
+	return Status{}, false
 }
 
 // Running reports whether username is monitored and not stopped.
