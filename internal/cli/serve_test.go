@@ -86,6 +86,7 @@ type runningServer struct {
 	cancel context.CancelFunc // the signal
 	stderr *testutil.SyncBuffer
 	stdout *testutil.SyncBuffer
+	fake   *faketiktok.Server // the fake TikTok it runs against
 }
 
 func startServer(t *testing.T, rate float64, extra ...string) *runningServer {
@@ -94,7 +95,7 @@ func startServer(t *testing.T, rate float64, extra ...string) *runningServer {
 }
 
 // startServerWith starts the program against a fake with these options; extra are more flags.
-func startServerWith(t *testing.T, opts faketiktok.Options, extra ...string) *runningServer {
+func startServerWith(t testing.TB, opts faketiktok.Options, extra ...string) *runningServer {
 	t.Helper()
 	fakeCtx, stopFake := context.WithCancel(context.Background())
 	fake, err := faketiktok.Start(fakeCtx, opts)
@@ -104,7 +105,7 @@ func startServerWith(t *testing.T, opts faketiktok.Options, extra ...string) *ru
 	u := fake.URLs()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout testutil.SyncBuffer
-	s := &runningServer{exit: make(chan int, 1), cancel: cancel, stderr: &testutil.SyncBuffer{}, stdout: &stdout}
+	s := &runningServer{exit: make(chan int, 1), cancel: cancel, stderr: &testutil.SyncBuffer{}, stdout: &stdout, fake: fake}
 	go func() {
 		args := append([]string{"--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
 			"--listen", "127.0.0.1", "--log-level", "warn", "--data-dir", t.TempDir()}, extra...)

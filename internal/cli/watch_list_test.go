@@ -15,7 +15,7 @@ import (
 )
 
 // getJSON GETs a JSON answer.
-func getJSON(t *testing.T, url string) (int, map[string]any) {
+func getJSON(t testing.TB, url string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -43,7 +43,7 @@ func send(t *testing.T, method, url, body string) int {
 }
 
 // roomsOf lists the rooms of GET /v1/rooms by name.
-func roomsOf(t *testing.T, base string) map[string]map[string]any {
+func roomsOf(t testing.TB, base string) map[string]map[string]any {
 	t.Helper()
 	_, body := getJSON(t, base+"/v1/rooms")
 	out := map[string]map[string]any{}
@@ -55,7 +55,7 @@ func roomsOf(t *testing.T, base string) map[string]map[string]any {
 	return out
 }
 
-func stopServer(t *testing.T, s *runningServer) {
+func stopServer(t testing.TB, s *runningServer) {
 	t.Helper()
 	s.cancel()
 	select {

@@ -104,7 +104,7 @@ func (h *hookLog) snapshot(f func(h *hookLog)) {
 }
 
 // api calls the child server's API with a JSON body and decodes the answer into out.
-func api(t *testing.T, method, url, body string, out any) int {
+func api(t testing.TB, method, url, body string, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
