@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,71 +14,12 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/leakcheck"
-	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/store"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/stream"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/webcast"
 )
-
-// stackHooks change what newStackWith builds.
-type stackHooks struct {
-	config     func(*Config)                   // changes the server's Config
-	handler    func(http.Handler) http.Handler // wraps the server's handler
-	sendBuffer int                             // the server's socket send buffer; 0 = the system's
-}
-
-// newStackWith is newStack with hooks.
-func newStackWith(t *testing.T, o stackOptions, hooks stackHooks) *stack {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	fake, err := faketiktok.Start(ctx, faketiktok.Options{Default: faketiktok.StreamConfig{Rate: o.rate, HistorySize: -1, Seed: 7}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := fake.URLs()
-	h := hub.New(hub.Options{MaxQueueBytes: o.queueBytes})
-	st, err := store.Open(ctx, store.Options{Dir: o.dataDir, Record: o.record, Deliver: h.Publish})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := webcast.New(webcast.Config{WebURL: u.Web, WebcastURL: u.Webcast})
-	rooms := room.NewManager(ctx, room.Config{
-		Upstream: client, Signer: &webcast.EulerSigner{BaseURL: u.Sign, Route: webcast.RouteConnect},
-		BackoffBase: 20 * time.Millisecond, BackoffCap: 200 * time.Millisecond, LivePoll: 100 * time.Millisecond,
-		Recorder: st,
-	}, max(o.maxRooms, 1), h, stream.Options{StreakTimeout: o.streakTimeout, Log: st})
-	s := &stack{t: t, fake: fake, hub: h, rooms: rooms, store: st, shutdown: make(chan struct{})}
-	c := Config{Rooms: rooms, Hub: h, Store: st, Resolver: client, WriteTimeout: o.writeTimeout, Security: o.security, Demo: o.demo}
-	if hooks.config != nil {
-		hooks.config(&c)
-	}
-	s.api = New(c)
-	handler := s.api.Handler()
-	if hooks.handler != nil {
-		handler = hooks.handler(handler)
-	}
-	s.srv = httptest.NewUnstartedServer(handler)
-	if hooks.sendBuffer > 0 {
-		s.srv.Listener = sendBufferListener{s.srv.Listener, hooks.sendBuffer}
-	}
-	s.srv.Start()
-	s.url = s.srv.URL
-	t.Cleanup(func() {
-		s.api.BeginShutdown()
-		rooms.Close()
-		st.Close()
-		h.Close()
-		s.api.WaitStreams(context.Background())
-		s.srv.Close()
-		fake.Close()
-		cancel()
-	})
-	return s
-}
 
 // seedRoom stores a session of chats of about 2 kB for room through a stream of its own (not the
 // manager's), with a raw message of 4 kB beside every other chat when raw is set, and returns the

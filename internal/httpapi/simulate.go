@@ -110,14 +110,8 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	b, err := readBody(r)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())
-		return
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "bad_body", "the body could not be read")
+	b, ok := requestBody(w, r)
+	if !ok {
 		return
 	}
 	in, err := parseSimulate(b)
@@ -137,12 +131,18 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"success": true, "username": name, "type": e.Type, "simulated": true})
 }
 
-// readBody reads a request body, bounded by guard's MaxBytesReader.
-func readBody(r *http.Request) ([]byte, error) {
+// requestBody reads a request body, bounded by guard's MaxBytesReader; when it cannot, it answers
+// (413 body_too_large or 400 bad_body) and returns false.
+func requestBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	b, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return nil, fmt.Errorf("the body is over %d bytes: %w", tooBig.Limit, err)
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is over %d bytes: %v", tooBig.Limit, err))
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "bad_body", "the body could not be read")
+		return nil, false
 	}
-	return b, err
+	return b, true
 }

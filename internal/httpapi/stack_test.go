@@ -60,6 +60,19 @@ type stackOptions struct {
 
 func newStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
+	return newStackWith(t, o, stackHooks{})
+}
+
+// stackHooks change what newStackWith builds.
+type stackHooks struct {
+	config     func(*Config)                   // changes the server's Config
+	handler    func(http.Handler) http.Handler // wraps the server's handler
+	sendBuffer int                             // the server's socket send buffer; 0 = the system's
+}
+
+// newStackWith is newStack with hooks.
+func newStackWith(t *testing.T, o stackOptions, hooks stackHooks) *stack {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	fake, err := faketiktok.Start(ctx, faketiktok.Options{Default: faketiktok.StreamConfig{Rate: o.rate, HistorySize: -1, Seed: 7}})
 	if err != nil {
@@ -101,9 +114,21 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	}, max(o.maxRooms, 1), h, stream.Options{StreakTimeout: o.streakTimeout, Log: st})
 	s := &stack{t: t, fake: fake, hub: h, rooms: rooms, store: st, shutdown: make(chan struct{})}
 	var once sync.Once
-	s.api = New(Config{Rooms: rooms, Hub: h, Store: st, Webhooks: wh, Logger: o.logger, Resolver: client, WriteTimeout: o.writeTimeout, Security: o.security, Demo: o.demo,
-		Shutdown: func() { once.Do(func() { close(s.shutdown) }) }})
-	s.srv = httptest.NewServer(s.api.Handler())
+	c := Config{Rooms: rooms, Hub: h, Store: st, Webhooks: wh, Logger: o.logger, Resolver: client, WriteTimeout: o.writeTimeout, Security: o.security, Demo: o.demo,
+		Shutdown: func() { once.Do(func() { close(s.shutdown) }) }}
+	if hooks.config != nil {
+		hooks.config(&c)
+	}
+	s.api = New(c)
+	handler := s.api.Handler()
+	if hooks.handler != nil {
+		handler = hooks.handler(handler)
+	}
+	s.srv = httptest.NewUnstartedServer(handler)
+	if hooks.sendBuffer > 0 {
+		s.srv.Listener = sendBufferListener{s.srv.Listener, hooks.sendBuffer}
+	}
+	s.srv.Start()
 	s.url = s.srv.URL
 	t.Cleanup(func() {
 		s.api.BeginShutdown()

@@ -161,14 +161,8 @@ func (s *Server) putRoom(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	b, err := readBody(r)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())
-		return
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "bad_body", "the body could not be read")
+	b, ok := requestBody(w, r)
+	if !ok {
 		return
 	}
 	opts, err := parseRoomOptions(b)

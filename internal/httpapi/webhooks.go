@@ -52,14 +52,8 @@ func (s *Server) needWebhooks(h http.HandlerFunc) http.HandlerFunc {
 // decodeBody reads one JSON object into v, refusing unknown fields (a typo must not be ignored);
 // on a bad body it answers and returns false. An empty body is {} when empty is allowed.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, example string, emptyOK bool) bool {
-	b, err := readBody(r)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())
-		return false
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "bad_body", "the body could not be read")
+	b, ok := requestBody(w, r)
+	if !ok {
 		return false
 	}
 	if emptyOK && len(bytes.TrimSpace(b)) == 0 {
