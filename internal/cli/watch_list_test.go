@@ -27,21 +27,6 @@ func getJSON(t testing.TB, url string) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-func send(t *testing.T, method, url, body string) int {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // roomsOf lists the rooms of GET /v1/rooms by name.
 func roomsOf(t testing.TB, base string) map[string]map[string]any {
 	t.Helper()
@@ -97,15 +82,15 @@ func TestServe_WatchListResumed(t *testing.T) {
 	flags := []string{"--data-dir", dir, "--max-rooms", "3", "--live-poll", "100ms", "--sign-quota", "0"}
 
 	first := startServerWith(t, fake, flags...)
-	if code := send(t, "PUT", first.base+"/v1/rooms/streamer", `{"priority":5,"proxy":"http://proxy.example:3128","upstream":"eu"}`); code != 201 {
+	if code := api(t, "PUT", first.base+"/v1/rooms/streamer", `{"priority":5,"proxy":"http://proxy.example:3128","upstream":"eu"}`, nil); code != 201 {
 		t.Fatalf("PUT streamer = %d", code)
 	}
 	for _, name := range []string{"offlinehost", "gone"} {
-		if code := send(t, "PUT", first.base+"/v1/rooms/"+name, ""); code != 201 {
+		if code := api(t, "PUT", first.base+"/v1/rooms/"+name, "", nil); code != 201 {
 			t.Fatalf("PUT %s = %d", name, code)
 		}
 	}
-	if code := send(t, "DELETE", first.base+"/v1/rooms/gone", ""); code != 200 {
+	if code := api(t, "DELETE", first.base+"/v1/rooms/gone", "", nil); code != 200 {
 		t.Fatalf("DELETE gone = %d", code)
 	}
 	testutil.Eventually(t, 20*time.Second, func() bool { return slices.Contains(eventTypes(t, first.base, "streamer"), "live_started") },
@@ -167,7 +152,7 @@ func TestServe_WatchListResumed(t *testing.T) {
 func TestServe_WatchListNotKeptInMemory(t *testing.T) {
 	fake := faketiktok.Options{Default: faketiktok.StreamConfig{Rate: 20, HistorySize: -1}}
 	first := startServerWith(t, fake, "--data-dir", "")
-	if code := send(t, "PUT", first.base+"/v1/rooms/streamer", ""); code != 201 {
+	if code := api(t, "PUT", first.base+"/v1/rooms/streamer", "", nil); code != 201 {
 		t.Fatalf("PUT = %d", code)
 	}
 	stopServer(t, first)
