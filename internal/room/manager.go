@@ -560,3 +560,23 @@ func (m *Manager) pruneLocked(keep string) {
 		}
 	}
 }
+
+// Forget drops a stopped room and its stream, so the next Start reads the room's position from the
+// log again (cluster mode: another node may have continued the stream meanwhile). A running room
+// is left alone.
+func (m *Manager) Forget(username string) {
+	key, err := Key(username)
+	if err != nil {
+		return
+	}
+	m.op.Lock()
+	defer m.op.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.rooms[key]
+	if e == nil || (e.run != nil && !e.run.stopped()) {
+		return
+	}
+	e.stream.Close()
+	delete(m.rooms, key)
+}
