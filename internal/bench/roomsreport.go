@@ -159,8 +159,8 @@ func WriteRoomsTable(w io.Writer, results []RoomsResult) {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", name, trimFloat(o), trimFloat(s), ratio, better)
 		}
-		row("p50 latency ms (chats)", float64(ours.Latency.P50), float64(seed.Latency.P50), "lower")
-		row("p99 latency ms (chats)", float64(ours.Latency.P99), float64(seed.Latency.P99), "lower")
+		row("p50 latency ms (ours: every event; seed: chats)", float64(ours.Latency.P50), float64(seed.Latency.P50), "lower")
+		row("p99 latency ms (ours: every event; seed: chats)", float64(ours.Latency.P99), float64(seed.Latency.P99), "lower")
 		row("CPU µs per event", ours.CPUPerEventUs, seed.CPUPerEventUs, "lower")
 		row("RSS for the room and its clients KiB", ours.RSSPerRoomAll/1024, seed.RSSPerRoomAll/1024, "lower")
 		row("peak RSS MiB", float64(ours.PeakRSS)/(1<<20), float64(seed.PeakRSS)/(1<<20), "lower")
