@@ -171,3 +171,80 @@ func testClient(t *testing.T) *http.Client {
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
+
+// TestRunRooms_EndToEnd: 3 rooms × 2 clients and the all-rooms client on our server (built into a
+// temporary folder); every event of the mix reaches its room's clients and the all-rooms client
+// once and in order, no client gets another room's, and the event log holds every one.
+func TestRunRooms_EndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the server and runs it as a child process")
+	}
+	exe := buildServer(t)
+	const rooms, rate, clientsPerRoom = 3, 20, 2
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	res, err := RunRooms(ctx, Config{Target: TargetOurs, Rooms: rooms, RoomRate: rate, ClientsPerRoom: clientsPerRoom,
+		Duration: time.Second, Exe: exe})
+	if err != nil {
+		t.Fatalf("RunRooms: %v", err)
+	}
+	t.Logf("%+v", *res)
+	const perRoom = rate * 1 // rate × duration, no warmup
+	const events = rooms * perRoom
+	const clients = rooms*clientsPerRoom + 1
+	if res.EventsSent != events || res.RoomsConnected != rooms || res.Connected != clients || res.AllRoomClients != 1 {
+		t.Errorf("sent %d, rooms %d, clients %d (all-rooms %d); want %d, %d, %d (1)", res.EventsSent, res.RoomsConnected,
+			res.Connected, res.AllRoomClients, events, rooms, clients)
+	}
+	// Each room's clients get its events; the all-rooms client gets every room's.
+	if want := int64(events*clientsPerRoom + events); res.Deliveries != want || res.ExpectedDeliveries != want {
+		t.Errorf("deliveries %d of %d, want %d", res.Deliveries, res.ExpectedDeliveries, want)
+	}
+	if res.Missed != 0 || res.Doubled != 0 || res.Reordered != 0 || res.Foreign != 0 || res.Unknown != 0 {
+		t.Errorf("missed %d, doubled %d, reordered %d, foreign %d, unknown %d; want none", res.Missed, res.Doubled,
+			res.Reordered, res.Foreign, res.Unknown)
+	}
+	// 20 messages a room: two cycles of the mix (4 chats, 2 likes, 2 gifts, a join, a viewer count).
+	wantSent := map[string]int64{"chat": 8 * rooms, "like": 4 * rooms, "gift": 4 * rooms, "member": 2 * rooms, "roomUser": 2 * rooms}
+	for typ, n := range wantSent {
+		if res.SentByType[typ] != n || res.ReceivedByType[typ] != n*(clientsPerRoom+1) {
+			t.Errorf("%s: sent %d, received %d; want %d, %d", typ, res.SentByType[typ], res.ReceivedByType[typ], n, n*(clientsPerRoom+1))
+		}
+	}
+	if !res.StoreChecked || res.Stored != events || res.StoreMissing != 0 || res.StoreDoubled != 0 || res.StoreReordered != 0 ||
+		res.StoreUnstored != 0 || res.StoreShed != 0 {
+		t.Errorf("event log: checked %v, stored %d of %d, missing %d, doubled %d, reordered %d, unstored %d, shed %d",
+			res.StoreChecked, res.Stored, events, res.StoreMissing, res.StoreDoubled, res.StoreReordered, res.StoreUnstored, res.StoreShed)
+	}
+	if res.ClientsRefused != 0 || res.ClientsClosed != 0 || res.RoomsNotLive != 0 || res.FellBehind {
+		t.Errorf("refused %d, closed %d %v, rooms not live %d, fell behind %v (%s)", res.ClientsRefused, res.ClientsClosed,
+			res.CloseCodes, res.RoomsNotLive, res.FellBehind, res.Why)
+	}
+	if res.Latency.P50 <= 0 || res.Latency.P99 < res.Latency.P50 || res.Latency.Max < res.Latency.P99 {
+		t.Errorf("latency %+v: not ordered", res.Latency)
+	}
+	if res.RSSBaseline <= 0 || res.RSSRooms <= 0 || res.RSSClients <= 0 || res.PeakRSS <= 0 || res.CPUSeconds < 0 {
+		t.Errorf("RSS %d / %d / %d, peak %d, CPU %v s", res.RSSBaseline, res.RSSRooms, res.RSSClients, res.PeakRSS, res.CPUSeconds)
+	}
+}
+
+// TestRunRooms_Refused: the rooms mode refuses what it cannot measure, before starting anything.
+func TestRunRooms_Refused(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"no rooms", Config{Target: TargetOurs, Duration: time.Second}},
+		{"the original with two rooms", Config{Target: TargetSeed, Rooms: 2, Duration: time.Second}},
+		{"the raw broadcaster", Config{Target: TargetRaw, Rooms: 1, Duration: time.Second}},
+		{"a negative rate", Config{Target: TargetOurs, Rooms: 1, RoomRate: -1, Duration: time.Second}},
+		{"too many messages per room", Config{Target: TargetOurs, Rooms: 1, RoomRate: 1e6, Duration: time.Minute}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := RunRooms(t.Context(), tt.cfg); err == nil {
+				t.Error("RunRooms ran; want an error")
+			}
+		})
+	}
+}

@@ -38,10 +38,19 @@ type Config struct {
 	SeedDir      string        // seed-node peer folder (seed); default FindSeedDir
 	StartTimeout time.Duration // for the server's ready line (a first seed run installs npm packages)
 	Label        string        // copied into the result (the compare script's scenario name)
-	Logger       *slog.Logger
+
+	// The rooms mode (RunRooms): Rooms rooms, each sending RoomRate messages/s of a mix, with
+	// ClientsPerRoom clients subscribed to it alone, and one all-rooms client (ours).
+	Rooms          int
+	RoomRate       float64
+	ClientsPerRoom int
+	Logger         *slog.Logger
 }
 
 func (c *Config) defaults() error {
+	if c.Rooms > 0 { // the rooms mode checks its own figures
+		c.Clients, c.Rate = 0, 0
+	}
 	if c.Clients < 0 || c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) || c.Duration <= 0 || c.Warmup < 0 {
 		return errors.New("bench: -clients and -rate must be >= 0, -duration > 0, -warmup >= 0")
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -65,8 +66,12 @@ func startTarget(ctx context.Context, cfg *Config, fake *faketiktok.Server) (*ta
 		if tmp, err = os.MkdirTemp("", "tls-bench-data-"); err != nil {
 			return nil, fmt.Errorf("bench: data directory: %w", err)
 		}
-		cmd = exec.Command(cfg.Exe, "serve", "--listen", "127.0.0.1", "--sign-url", u.Sign, "--tiktok-web-url", u.Web,
-			"--tiktok-webcast-url", u.Webcast, "--sign-quota", "0", "--log-level", "warn", "--data-dir", tmp, "0")
+		args := []string{"serve", "--listen", "127.0.0.1", "--sign-url", u.Sign, "--tiktok-web-url", u.Web,
+			"--tiktok-webcast-url", u.Webcast, "--sign-quota", "0", "--log-level", "warn", "--data-dir", tmp}
+		if cfg.Rooms > 0 { // the rooms mode: room for every room
+			args = append(args, "--max-rooms", strconv.Itoa(cfg.Rooms+16))
+		}
+		cmd = exec.Command(cfg.Exe, append(args, "0")...)
 		matchFn = func(line string) (string, string, bool) {
 			m := oursListening.FindStringSubmatch(line)
 			if m == nil {

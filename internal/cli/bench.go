@@ -29,6 +29,8 @@ func runBench(ctx context.Context, args []string, sio IO) int {
 		frames    = fs.String("write-frames", "", "write BenchmarkDecodeFrame's push frames (JSON, base64) to this file")
 		decodeGo  = fs.String("decode-go", "", "time Go's decode of the frames in this file (µs/message, one goroutine)")
 		decodeFor = fs.Duration("decode-for", 2*time.Second, "how long -decode-go decodes each frame kind")
+		roomSteps = fs.String("rooms-steps", "", "the rooms mode's saturation search: run these room counts (comma separated) in turn until one falls behind")
+		roomTable = fs.String("rooms-table", "", "print the table of a file of -rooms -json results (scripts/bench-rooms.sh)")
 	)
 	fs.StringVar(&cfg.Target, "target", bench.TargetOurs, "server under test: ours, seed (the original Node server) or raw (featureless broadcaster)")
 	fs.IntVar(&cfg.Clients, "clients", 100, "WebSocket clients on the legacy endpoint /")
@@ -39,6 +41,9 @@ func runBench(ctx context.Context, args []string, sio IO) int {
 	fs.StringVar(&cfg.Exe, "server-bin", "", "binary with the serve and bench commands (default: this program)")
 	fs.StringVar(&cfg.SeedDir, "seed-dir", "", "the seed-node peer's folder (default $SEED_NODE_DIR or ../shared/peers/seed-node)")
 	fs.StringVar(&cfg.Label, "label", "", "scenario name copied into the result")
+	fs.IntVar(&cfg.Rooms, "rooms", 0, "the rooms mode: this many rooms, each sending -room-rate messages/s of a mix (chat, likes, gifts, joins, viewer counts) with -room-clients clients of its own, plus one all-rooms client")
+	fs.Float64Var(&cfg.RoomRate, "room-rate", bench.DefaultRoomRate, "the rooms mode: messages per second per room")
+	fs.IntVar(&cfg.ClientsPerRoom, "room-clients", bench.DefaultClientsPerRoom, "the rooms mode: WebSocket clients subscribed to each room")
 	fs.Usage = func() {
 		fmt.Fprintln(sio.Stderr, "usage: tiktok-live-server bench [flags]\n\n"+
 			"Starts a fake TikTok whose room sends -rate chat events per second, each stamped with its send time,\n"+
@@ -94,6 +99,22 @@ func runBench(ctx context.Context, args []string, sio IO) int {
 			return 1
 		}
 		return 0
+	case *roomTable != "":
+		f, err := os.Open(*roomTable)
+		if err != nil {
+			fmt.Fprintf(sio.Stderr, "bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		results, err := bench.ReadRoomsResults(f)
+		if err != nil {
+			fmt.Fprintf(sio.Stderr, "bench: %s: %v\n", *roomTable, err)
+			return 1
+		}
+		bench.WriteRoomsTable(sio.Stdout, results)
+		return 0
+	case *roomSteps != "" || cfg.Rooms > 0:
+		return runBenchRooms(ctx, cfg, *roomSteps, *asJSON, sio)
 	case *decodeGo != "":
 		fr, err := bench.ReadDecodeFrames(*decodeGo)
 		var timings []bench.DecodeTiming
@@ -120,6 +141,52 @@ func runBench(ctx context.Context, args []string, sio IO) int {
 		fmt.Fprintf(sio.Stdout, "%s\n", b)
 	} else {
 		bench.WriteText(sio.Stdout, res)
+	}
+	return 0
+}
+
+// runBenchRooms runs the rooms mode once (-rooms N) or as a saturation search (-rooms-steps):
+// each step's result is printed as it ends, and the search stops at the first step that falls behind.
+func runBenchRooms(ctx context.Context, cfg bench.Config, steps string, asJSON bool, sio IO) int {
+	counts := []int{cfg.Rooms}
+	if steps != "" {
+		var err error
+		if counts, err = bench.ParseSteps(steps); err != nil {
+			fmt.Fprintf(sio.Stderr, "bench: -rooms-steps: %v\n", err)
+			return 2
+		}
+	}
+	var kept *bench.RoomsResult
+	for _, n := range counts {
+		c := cfg
+		c.Rooms = n
+		res, err := bench.RunRooms(ctx, c)
+		if err != nil {
+			fmt.Fprintf(sio.Stderr, "bench: %s\n", strings.TrimPrefix(err.Error(), "bench: "))
+			return 1
+		}
+		if asJSON {
+			b, _ := json.Marshal(res)
+			fmt.Fprintf(sio.Stdout, "%s\n", b)
+		} else {
+			bench.WriteRoomsText(sio.Stdout, res)
+			fmt.Fprintln(sio.Stdout)
+		}
+		if res.FellBehind {
+			if len(counts) > 1 && !asJSON {
+				fmt.Fprintf(sio.Stdout, "saturated at %d rooms × %g msg/s (%s); ", n, res.RoomRate, res.Why)
+				if kept != nil {
+					fmt.Fprintf(sio.Stdout, "kept up at %d rooms\n", kept.Rooms)
+				} else {
+					fmt.Fprintln(sio.Stdout, "behind at every step")
+				}
+			}
+			return 0
+		}
+		kept = res
+	}
+	if len(counts) > 1 && !asJSON {
+		fmt.Fprintf(sio.Stdout, "kept up at every step, up to %d rooms (a lower bound)\n", kept.Rooms)
 	}
 	return 0
 }

@@ -7,15 +7,18 @@ import (
 
 // recent is a set that remembers only its last n keys, in bounded memory: a ring holds the order,
 // a map answers lookups; the oldest key is forgotten first. n must be at least 1. Not safe for
-// concurrent use (the room's lock guards it).
+// concurrent use (the room's lock guards it). Both grow with the keys added, up to n: a room
+// that has seen few messages costs little (sized for n up front, the two windows of the default
+// --dedup-window were 600 KB per room, 93 % of a connected room's heap).
 type recent[K comparable] struct {
 	set  map[K]struct{}
 	ring []K
+	n    int
 	next int // the oldest key's slot once the ring is full
 }
 
 func newRecent[K comparable](n int) recent[K] {
-	return recent[K]{set: make(map[K]struct{}, n), ring: make([]K, 0, n)}
+	return recent[K]{set: make(map[K]struct{}), n: n}
 }
 
 // add records k, forgetting the oldest key when n are held already; false means k was held.
@@ -23,7 +26,12 @@ func (r *recent[K]) add(k K) bool {
 	if _, ok := r.set[k]; ok {
 		return false
 	}
-	if len(r.ring) < cap(r.ring) {
+	if len(r.ring) < r.n {
+		if len(r.ring) == cap(r.ring) { // grow by doubling, as append would, but never past n
+			grown := make([]K, len(r.ring), min(max(2*cap(r.ring), 16), r.n))
+			copy(grown, r.ring)
+			r.ring = grown
+		}
 		r.ring = append(r.ring, k)
 	} else {
 		delete(r.set, r.ring[r.next])

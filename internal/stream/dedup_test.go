@@ -58,6 +58,43 @@ func TestRecent_Add(t *testing.T) {
 	}
 }
 
+// TestRecent_Grow: the ring grows with the keys added and never past n (a room that saw few
+// messages holds little), and a full window forgets exactly as one sized up front would.
+func TestRecent_Grow(t *testing.T) {
+	tests := []struct {
+		name       string
+		n, adds    int
+		wantLen    int
+		wantOldest int // the oldest key still held
+	}{
+		{"none added", 100, 0, 0, -1},
+		{"a few of many", 10000, 5, 5, 0},
+		{"just below a growth step", 17, 16, 16, 0},
+		{"full at a growth step", 16, 16, 16, 0},
+		{"past n, n not a power of two", 17, 100, 17, 83},
+		{"the default window, twice over", DefaultDedupWindow, 2 * DefaultDedupWindow, DefaultDedupWindow, DefaultDedupWindow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRecent[int](tt.n)
+			for k := range tt.adds {
+				if !r.add(k) {
+					t.Fatalf("add(%d) = false for a new key", k)
+				}
+				if cap(r.ring) > tt.n {
+					t.Fatalf("after %d adds the ring's capacity is %d, over n = %d", k+1, cap(r.ring), tt.n)
+				}
+			}
+			if len(r.ring) != tt.wantLen || len(r.set) != tt.wantLen {
+				t.Errorf("%d in the ring, %d in the set; want %d", len(r.ring), len(r.set), tt.wantLen)
+			}
+			if tt.wantOldest >= 0 && (!r.has(tt.wantOldest) || (tt.wantOldest > 0 && r.has(tt.wantOldest-1))) {
+				t.Errorf("oldest held key is not %d", tt.wantOldest)
+			}
+		})
+	}
+}
+
 // BenchmarkRecent_Add adds keys it has never held (each forgets the oldest once full) and keys it
 // holds. allocs/op must be 0 once the ring is full.
 func BenchmarkRecent_Add(b *testing.B) {

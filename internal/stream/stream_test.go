@@ -359,8 +359,8 @@ func TestIDWindow_Finished(t *testing.T) {
 	if w.isFinished("a") || !w.isFinished("d") || len(w.done.set) != 3 {
 		t.Fatalf("after d: a finished %v, d finished %v, %d remembered", w.isFinished("a"), w.isFinished("d"), len(w.done.set))
 	}
-	if big := newIDWindow(DefaultDedupWindow); cap(big.done.ring) != maxOpenStreaks {
-		t.Errorf("finished-streak ring of %d, want maxOpenStreaks (%d)", cap(big.done.ring), maxOpenStreaks)
+	if big := newIDWindow(DefaultDedupWindow); big.done.n != maxOpenStreaks {
+		t.Errorf("finished-streak window of %d, want maxOpenStreaks (%d)", big.done.n, maxOpenStreaks)
 	}
 }
 
