@@ -269,3 +269,70 @@ func TestArchiver_Restart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Killing the NATS server that leads the event stream in the middle of a burst loses nothing and
+// doubles nothing: appends are retried with their message id, and the chain recognises its own
+// append whose ack was lost.
+func TestChain_NATSServerKilledDuringBurst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 3-server cluster")
+	}
+	leakcheck.Check(t)
+	nc := clustertest.Start(t, 3)
+	ctx := context.Background()
+	c := dial(t, nc, "a", 30*time.Second)
+	l, err := c.Claim(ctx, "burst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := c.ClaimChain(ctx, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 600
+	errc := make(chan error, 1)
+	var appended sync.WaitGroup
+	progress := make(chan uint64, n)
+	appended.Go(func() {
+		for s := uint64(1); s <= n; s++ {
+			if err := ch.Append(ctx, encoded("burst", "e", s, "x")); err != nil {
+				errc <- fmt.Errorf("append %d: %w", s, err)
+				return
+			}
+			progress <- s
+		}
+		errc <- nil
+	})
+	for s := range progress {
+		if s == n/3 {
+			break
+		}
+	}
+	leader := -1
+	for i, s := range nc.Servers {
+		if s.Server().JetStreamIsStreamLeader("$G", cluster.StreamName) {
+			leader = i
+		}
+	}
+	if leader < 0 {
+		t.Fatal("no stream leader found")
+	}
+	nc.Kill(leader)
+	t.Logf("killed NATS server %d (the stream leader) after %d appends", leader, n/3)
+	go func() {
+		for range progress {
+		}
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	appended.Wait()
+	close(progress)
+	nc.Restart(t, leader)
+	sink := newMemSink()
+	archive(t, c, sink, "")
+	waitFor(t, "all archived", 30*time.Second, func() bool { return sink.len() >= n })
+	if err := contiguous(sink.seqs("burst"), 1, n); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -44,9 +44,10 @@ type NodeInfo struct {
 
 // RoomState is a room's status as its owner last wrote it (the room_state value).
 type RoomState struct {
-	Node   string      `json:"node"`
-	Lease  uint64      `json:"lease"`
-	Status room.Status `json:"status"`
+	Node    string      `json:"node"`
+	Lease   uint64      `json:"lease"`
+	Desired uint64      `json:"desired"` // the rooms_desired revision the owner runs
+	Status  room.Status `json:"status"`
 }
 
 // Manager is what the coordinator needs of room.Manager.
@@ -285,7 +286,7 @@ func (co *Coordinator) Owned() []string {
 func (co *Coordinator) reconcile(ctx context.Context) {
 	co.mu.Lock()
 	var release, claim []string
-	var finished []string
+	var finished, update []string
 	for r, o := range co.owned {
 		if o.releasing {
 			continue
@@ -294,6 +295,9 @@ func (co *Coordinator) reconcile(ctx context.Context) {
 		if !ok {
 			release = append(release, r)
 			continue
+		}
+		if d.rev != o.desired.rev && d.Options != o.desired.Options {
+			update = append(update, r)
 		}
 		o.desired = d
 		if st, ok := co.cfg.Manager.Status(r); ok && st.State == room.StateStopped {
@@ -330,6 +334,12 @@ func (co *Coordinator) reconcile(ctx context.Context) {
 	}
 	for _, r := range finished {
 		co.release(r, "", true)
+	}
+	for _, r := range update {
+		co.mu.Lock()
+		opts := co.desired[r].Options
+		co.mu.Unlock()
+		_, _, _ = co.cfg.Manager.Start(r, room.StartOptions{Watch: &opts}) // a running room takes new options
 	}
 	for _, r := range claim {
 		if co.cfg.CanSign != nil && !co.cfg.CanSign() {
@@ -527,7 +537,10 @@ func (co *Coordinator) writeState(ctx context.Context, r string, o *owned, force
 	if !ok {
 		return
 	}
-	b, _ := json.Marshal(RoomState{Node: co.c.cfg.NodeID, Lease: o.lease.ID, Status: st})
+	co.mu.Lock()
+	drev := o.desired.rev
+	co.mu.Unlock()
+	b, _ := json.Marshal(RoomState{Node: co.c.cfg.NodeID, Lease: o.lease.ID, Desired: drev, Status: st})
 	co.mu.Lock()
 	prev, at := o.state, o.stateAt
 	co.mu.Unlock()

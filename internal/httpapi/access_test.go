@@ -58,6 +58,8 @@ var wantRouteAccess = map[string]string{
 	"GET /v1/webhooks/{id}/deliveries":               "admin",
 	"POST /v1/webhooks/{id}/deliveries/{did}/resend": "admin",
 	"POST /v1/webhooks/{id}/recover":                 "admin",
+	"GET /v1/cluster":                                "read everyRoom",
+	"POST /v1/cluster/drain":                         "admin",
 	"GET /healthz":                                   "public",
 	"GET /readyz":                                    "public",
 	"GET /metrics":                                   "read everyRoom",

@@ -16,32 +16,34 @@ import (
 // collector reads the figures the rooms, streams and hub keep anyway, at scrape time, so the hot
 // path pays nothing for metrics.
 type collector struct {
-	rooms *room.Manager
+	rooms *room.Manager // this node's supervisors and streams
+	view  Rooms         // every room (the cluster's in cluster mode)
 	hub   *hub.Hub
 
-	events, duplicates, streakTimeouts, reconnects, roomState         *prometheus.Desc
-	signCalls, signLimited, signFailed, quotaLeft                     *prometheus.Desc
-	clients, published, deliveries, slowCloses, queuedBytes, queuedMs *prometheus.Desc
-	undelivered                                                       *prometheus.Desc
-	store                                                             *store.Store
-	storePending, storeStored, storeUnstored, storeShed, storeErrors  *prometheus.Desc
-	storeBatches, storeCommit, storeBehind                            *prometheus.Desc
+	events, duplicates, streakTimeouts, reconnects, roomState, roomOwner *prometheus.Desc
+	signCalls, signLimited, signFailed, quotaLeft                        *prometheus.Desc
+	clients, published, deliveries, slowCloses, queuedBytes, queuedMs    *prometheus.Desc
+	undelivered                                                          *prometheus.Desc
+	store                                                                *store.Store
+	storePending, storeStored, storeUnstored, storeShed, storeErrors     *prometheus.Desc
+	storeBatches, storeCommit, storeBehind                               *prometheus.Desc
 }
 
 const ns = "tiktok_live"
 
-func newRegistry(rooms *room.Manager, h *hub.Hub, st *store.Store, wh *webhook.Service) *prometheus.Registry {
+func newRegistry(rooms *room.Manager, view Rooms, h *hub.Hub, st *store.Store, wh *webhook.Service) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(ns+"_"+name, help, labels, nil)
 	}
 	reg.MustRegister(&collector{
-		rooms: rooms, hub: h,
+		rooms: rooms, view: view, hub: h,
 		events:         d("events_total", "Events published, by room and type.", "room", "type"),
 		duplicates:     d("duplicates_dropped_total", "TikTok messages dropped as already delivered (by msgId).", "room"),
 		streakTimeouts: d("streaks_timed_out_total", "Gift streaks finalised by the timeout because TikTok never sent their end.", "room"),
 		reconnects:     d("reconnects_total", "Upstream connections that dropped and were retried.", "room"),
 		roomState:      d("room_state", "1 for the state each room is in.", "room", "state"),
+		roomOwner:      d("room_owner", "Cluster mode: 1 for the node that owns each room.", "room", "node"),
 		signCalls:      d("sign_calls_total", "Calls to the sign server."),
 		signLimited:    d("sign_rate_limited_total", "Sign calls answered 429."),
 		signFailed:     d("sign_failures_total", "Sign calls that failed otherwise."),
@@ -153,9 +155,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.duplicates, float64(s.Counters.DuplicatesDropped), s.Username)
 		counter(c.streakTimeouts, float64(s.Counters.StreaksTimedOut), s.Username)
 	}
-	for _, st := range c.rooms.List() {
+	for _, st := range c.view.List() {
 		counter(c.reconnects, float64(st.Reconnects), st.Username)
 		gauge(c.roomState, 1, st.Username, string(st.State))
+		if st.Owner != "" {
+			gauge(c.roomOwner, 1, st.Username, st.Owner)
+		}
 	}
 	calls, limited, failed := c.rooms.SignStats()
 	counter(c.signCalls, float64(calls))

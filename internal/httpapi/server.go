@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/auth"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/feed"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
@@ -32,9 +33,36 @@ type Resolver interface {
 	Resolve(ctx context.Context, username string) (webcast.RoomInfo, error)
 }
 
+// Rooms runs rooms: a *room.Manager on one node, the cluster's view in cluster mode.
+type Rooms interface {
+	Current() (room.Status, bool)
+	List() []room.Status
+	Running(username string) bool
+	Status(username string) (room.Status, bool)
+	Start(username string, opts room.StartOptions) (room.Status, bool, error)
+	Settled(ctx context.Context, username string) (room.Status, error)
+	Stop(username, reason string) (room.Status, error)
+	Unwatch(username string) bool
+	Inject(username string, e event.Event) error
+	Quota() *room.Quota
+}
+
+// Cluster is the node's cluster membership (nil on a single node).
+type Cluster interface {
+	// Ready reports whether the node has NATS and has caught up with the event stream.
+	Ready() (bool, string)
+	// Info is what GET /v1/cluster shows: nodes, owners, this node.
+	Info(ctx context.Context) any
+	// Drain hands this node's rooms to others and stops it claiming more.
+	Drain(ctx context.Context) error
+}
+
 // Config wires a Server.
 type Config struct {
-	Rooms    *room.Manager
+	Rooms Rooms
+	// Manager is this node's rooms, for metrics; nil when Rooms is the manager itself.
+	Manager  *room.Manager
+	Cluster  Cluster
 	Hub      *hub.Hub
 	Resolver Resolver
 	Logger   *slog.Logger
@@ -144,7 +172,11 @@ func New(cfg Config) *Server {
 		s.conns = auth.NewConnCap(sec.MaxStreams, sec.MaxStreamsPerIP)
 	}
 	s.origins = append(append([]string(nil), DefaultAllowedOrigins...), sec.AllowedOrigins...)
-	s.registry = newRegistry(cfg.Rooms, cfg.Hub, cfg.Store, cfg.Webhooks)
+	local := cfg.Manager
+	if m, ok := cfg.Rooms.(*room.Manager); ok && local == nil {
+		local = m
+	}
+	s.registry = newRegistry(local, cfg.Rooms, cfg.Hub, cfg.Store, cfg.Webhooks)
 	// Each route declares its access here: public, read (a room token: its own room) or admin.
 	s.routes = []Route{
 		// The original server's routes.
@@ -183,6 +215,9 @@ func New(cfg Config) *Server {
 		admin("GET /v1/webhooks/{id}/deliveries", s.needWebhooks(s.webhookDeliveries)),
 		admin("POST /v1/webhooks/{id}/deliveries/{did}/resend", s.needWebhooks(s.resendWebhook)),
 		admin("POST /v1/webhooks/{id}/recover", s.needWebhooks(s.recoverWebhook)),
+		// Cluster mode (503 not_clustered on a single node).
+		read("GET /v1/cluster", s.needCluster(s.clusterInfo), everyRoom),
+		admin("POST /v1/cluster/drain", s.needCluster(s.clusterDrain)),
 		// Operations.
 		public("GET /healthz", s.healthz),
 		public("GET /readyz", s.readyz),

@@ -125,6 +125,10 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
 			return
 		}
+		if errors.Is(err, room.ErrUnsupported) {
+			writeError(w, http.StatusNotImplemented, "not_supported", err.Error())
+			return
+		}
 		writeError(w, http.StatusInternalServerError, "internal", "the event could not be injected")
 		return
 	}

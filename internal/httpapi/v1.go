@@ -38,6 +38,7 @@ type roomStatus struct {
 	SignQuota      signQuota        `json:"signQuota"`
 	Counters       stream.Counters  `json:"counters"`
 	EventCounts    map[string]int64 `json:"eventCounts"`
+	Node           string           `json:"node,omitempty"` // cluster mode: the node that owns the room
 }
 
 type signQuota struct {
@@ -58,7 +59,7 @@ func (s *Server) toRoomStatus(st room.Status) roomStatus {
 		StopReason: st.StopReason, Priority: st.Options.Priority, Proxy: redactProxy(st.Options.Proxy), Upstream: st.Options.Upstream,
 		OfflineSince: jsTime(st.OfflineSince), NextCheckAt: jsTime(st.NextCheckAt), LastLiveAt: jsTime(st.LastLiveAt),
 		SignQuota: signQuota{Remaining: q.Remaining(), PerMinute: q.PerMinute()},
-		Counters:  st.Stream.Counters, EventCounts: counts,
+		Counters:  st.Stream.Counters, EventCounts: counts, Node: st.Owner,
 	}
 }
 

@@ -20,6 +20,7 @@ var (
 	ErrNotFound     = errors.New("room: not monitored")
 	ErrRoomLimit    = errors.New("room: --max-rooms reached")
 	ErrShuttingDown = errors.New("room: server is shutting down")
+	ErrUnsupported  = errors.New("room: not supported here")
 )
 
 // Reasons of connection_closed.

@@ -118,6 +118,7 @@ type Status struct {
 	NextCheckAt    time.Time // the next live check, while waiting for live
 	LastLiveAt     time.Time // last seen live: now while connected; zero if never seen live
 	Stream         stream.Snapshot
+	Owner          string // cluster mode: the node running the room ("" on a single node, or between owners)
 }
 
 // Supervisor runs one room. It is created and owned by a Manager.
