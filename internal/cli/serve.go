@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/auth"
+	"github.com/tiktok-live-server/tiktok-live-server/internal/cluster"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/httpapi"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/hub"
@@ -73,6 +74,8 @@ type serveFlags struct {
 	webhooksRetention    string
 	webhookSchedule      []time.Duration // --webhooks-schedule parsed
 	webhookRetention     time.Duration   // --webhooks-retention parsed; < 0 keeps everything
+
+	cl clusterFlags
 }
 
 func envInt(name string, def int) int {
@@ -91,6 +94,7 @@ func envDuration(name string, def time.Duration) time.Duration {
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.up.register(fs)
+	f.cl.register(fs)
 	fs.StringVar(&f.listen, "listen", envOr("LISTEN_ADDR", "127.0.0.1"), "address to listen on; loopback by default (env LISTEN_ADDR)")
 	fs.IntVar(&f.maxRooms, "max-rooms", envInt("MAX_ROOMS", 1), "rooms monitored at once; 1 = single-user mode, where a connect replaces the current room (env MAX_ROOMS)")
 	fs.IntVar(&f.signQuota, "sign-quota", envInt("SIGN_QUOTA_PER_MIN", 60), "sign calls per minute shared by all rooms (connects and reconnects; live checks of offline hosts take none); 0 = unlimited (env SIGN_QUOTA_PER_MIN)")
@@ -350,6 +354,12 @@ func runServe(ctx context.Context, args []string, sio IO) int {
 	if err == nil {
 		err = f.checkWebhooks()
 	}
+	if err == nil {
+		err = f.cl.validate(port)
+	}
+	if err == nil && f.cl.on() && f.demo {
+		err = errors.New("--demo runs a single node: leave out --nats-url and --nats-embedded")
+	}
 	if err != nil {
 		fmt.Fprintln(sio.Stderr, "tiktok-live-server:", err)
 		return 2
@@ -381,6 +391,18 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	}
 
 	h := hub.New(hub.Options{MaxQueueBytes: f.queueBytes})
+	var node *clusterNode
+	if f.cl.on() {
+		// Joined before the store opens: the store's Deliver feeds the node's archiver. Closed
+		// after the store (deferred first).
+		var err error
+		if node, err = joinCluster(ctx, &f.cl, f.dataDir, log); err != nil {
+			ln.Close()
+			return err
+		}
+		defer node.close()
+	}
+	webhooksHere := node == nil || f.cl.webhooks
 	// The webhooks' queue sits beside the event log (in memory without a data directory). It
 	// follows the committed log by a cursor of its own; the store's Deliver only wakes it.
 	whPath := ""
@@ -401,7 +423,13 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	}
 	defer wh.Close() // after Run has returned: the shutdown below waits for it
 	st, err := store.Open(ctx, store.Options{
-		Dir: f.dataDir, Deliver: func(m *event.Encoded) { h.Publish(m); wh.Notify() }, QueueLimit: f.storeQueue,
+		Dir: f.dataDir, Deliver: func(m *event.Encoded) {
+			h.Publish(m)
+			wh.Notify()
+			if node != nil {
+				node.delivered(m)
+			}
+		}, QueueLimit: f.storeQueue,
 		Retention: f.retentionDur, Record: f.record, Logger: log,
 	})
 	if err != nil {
@@ -409,16 +437,23 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 		return err
 	}
 	defer st.Close()
-	if err := wh.Follow(ctx, st); err != nil {
-		ln.Close()
-		return fmt.Errorf("webhooks: %w", err)
+	if webhooksHere {
+		if err := wh.Follow(ctx, st); err != nil {
+			ln.Close()
+			return fmt.Errorf("webhooks: %w", err)
+		}
 	}
 	// The webhook side outlives ctx like the rooms: it is stopped, and waited for, in the
 	// shutdown below.
 	whCtx, cancelWh := context.WithCancel(context.Background())
 	defer cancelWh()
 	whDone := make(chan struct{})
-	go func() { defer close(whDone); wh.Run(whCtx) }()
+	go func() {
+		defer close(whDone)
+		if webhooksHere {
+			wh.Run(whCtx)
+		}
+	}()
 	defer func() { // on an early return; after the shutdown's wait it returns at once
 		cancelWh()
 		select {
@@ -438,15 +473,39 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	// The watch list lives in the data directory: with --data-dir "" nothing persists, and a demo
 	// (a throwaway fake upstream) keeps none.
 	var watched room.WatchList
-	if !st.Memory() && !f.demo {
+	if !st.Memory() && !f.demo && node == nil { // in cluster mode the rooms_desired bucket is the list
 		watched = watchList{st: st, log: log}
 	}
+	var roomLog stream.Log = st
+	if node != nil {
+		roomLog = node.log // an owned room's events go to the cluster's stream; the archiver brings them back
+	}
+	quota := room.NewQuota(f.signQuota)
 	rooms := room.NewManager(roomsCtx, room.Config{
-		Upstream: client, Signer: signer, Quota: room.NewQuota(f.signQuota),
+		Upstream: client, Signer: signer, Quota: quota,
 		BackoffBase: f.backoffBase, BackoffCap: f.backoffMax, LivePoll: f.livePoll, StallTimeout: f.stallTimeout,
 		Logger: log, Recorder: recorder, WatchList: watched,
-	}, f.maxRooms, h, stream.Options{DedupWindow: f.dedupWindow, StreakTimeout: f.streakTimeout, Logger: log, Log: st})
-	rep, err := rooms.Resume(ctx)
+	}, f.maxRooms, h, stream.Options{DedupWindow: f.dedupWindow, StreakTimeout: f.streakTimeout, Logger: log, Log: roomLog})
+	var rep room.ResumeReport
+	if node == nil {
+		rep, err = rooms.Resume(ctx)
+	}
+	var apiRooms httpapi.Rooms = rooms
+	var apiCluster httpapi.Cluster
+	if node != nil {
+		if f.cl.gateway || f.cl.webhooks {
+			node.startArchiver(st, func() int { return st.Stats().Pending }, f.dataDir, log)
+		}
+		if f.cl.ingest {
+			node.startCoordinator(rooms, f.maxRooms, quota, log)
+		}
+		node.rooms, node.stopView = cluster.NewRooms(ctx, node.conn, f.maxRooms, quota)
+		apiRooms, apiCluster = node.rooms, node
+	}
+	apiWebhooks := wh
+	if !webhooksHere {
+		apiWebhooks = nil
+	}
 	switch {
 	case err != nil:
 		log.Warn("watch list: not resumed", "err", err, "resumed", rep.Started)
@@ -457,7 +516,7 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 		log.Info("watch list resumed", "rooms", len(rep.Started))
 	}
 	api := httpapi.New(httpapi.Config{
-		Rooms: rooms, Hub: h, Store: st, Webhooks: wh, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, ResponseWriteTimeout: f.responseTimeout, Version: Version(),
+		Rooms: apiRooms, Manager: rooms, Cluster: apiCluster, Hub: h, Store: st, Webhooks: apiWebhooks, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, ResponseWriteTimeout: f.responseTimeout, Version: Version(),
 		Web: web.Handler(), Demo: f.demo, Security: f.security(),
 	})
 	srv := &http.Server{
@@ -516,6 +575,13 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	defer cancel()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Shutdown(sctx) }() // stops accepting at once, then waits for requests
+	if node != nil {
+		// Hand the owned rooms over first: their leases are deleted, so other nodes take them at
+		// once rather than after the lease time.
+		hctx, cancelHand := context.WithTimeout(sctx, f.shutdownTimeout/4)
+		node.handOver(hctx)
+		cancelHand()
+	}
 	roomsDone := make(chan struct{})
 	go func() { defer close(roomsDone); rooms.Close() }() // clients get connection_closed (reason shutdown)
 	roomsTimer := time.NewTimer(f.shutdownTimeout / 2)
@@ -537,6 +603,9 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	case <-whDone:
 	case <-sctx.Done():
 		log.Warn("shutdown: webhook delivery did not stop in time")
+	}
+	if node != nil {
+		node.stopArchiver() // nothing more into the store once it closes
 	}
 	storeCtx, cancelStore := context.WithDeadline(sctx, began.Add(f.shutdownTimeout*4/5))
 	res, err := st.CloseContext(storeCtx) // commits and delivers what is queued, while time allows

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -560,4 +561,25 @@ func (co *Coordinator) writeState(ctx context.Context, r string, o *owned, force
 	co.mu.Lock()
 	o.state, o.stateAt = b, time.Now()
 	co.mu.Unlock()
+}
+
+// Nodes lists the nodes' last heartbeats.
+func (c *Conn) Nodes(ctx context.Context) ([]NodeInfo, error) {
+	lister, err := c.nodes.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []NodeInfo
+	for k := range lister.Keys() {
+		e, err := c.nodes.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var n NodeInfo
+		if json.Unmarshal(e.Value(), &n) == nil {
+			out = append(out, n)
+		}
+	}
+	slices.SortFunc(out, func(a, b NodeInfo) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }
