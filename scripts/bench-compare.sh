@@ -4,13 +4,15 @@
 #   (a) max sustained deliveries/s, one room, CLIENTS clients: the rate is raised step by step until
 #       a server falls behind (misses events, p99 > 1 s, < 95 % delivered, or clients closed)
 #   (b) p99 latency (and to the first client) at CLIENTS clients × 100 ev/s
+#   (b') the same at CLIENTS clients × 400 ev/s
 #   (c) RSS per idle client: (RSS with IDLE clients − RSS with none) / IDLE
 #   (d) CPU seconds per 100k deliveries, from (b)
 # then the decode comparison (Go vs tiktok-live-connector on the same frames).
 #
 #   scripts/bench-compare.sh              # full: 1,000 clients, 10,000 idle (several minutes)
 #   QUICK=1 scripts/bench-compare.sh      # smaller numbers, under 2 minutes
-# Env: TARGETS="ours seed raw", OUT=dir (keeps results.jsonl), DECODE=0 skips the decode comparison.
+# Env: TARGETS="ours seed raw", OUT=dir (keeps results.jsonl), DECODE=0 skips the decode comparison,
+# FRAME_EVENTS=1 sends every event in a push frame of its own (bench -frame-events) in every run.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,7 +50,8 @@ run() { # run LABEL TARGET FLAGS...: one bench run, its JSON appended to results
   local label=$1 target=$2
   shift 2
   local line
-  if ! line="$("$bin" bench -json -label "$label" -target "$target" -seed-dir "$seed_dir" -server-bin "$bin" "$@")"; then
+  if ! line="$("$bin" bench -json -label "$label" -target "$target" -seed-dir "$seed_dir" -server-bin "$bin" \
+    -frame-events "${FRAME_EVENTS:-0}" "$@")"; then
     echo "  $target $label $*: run failed" >&2
     return 1
   fi
@@ -66,6 +69,9 @@ for t in $targets; do
   echo "== $t: (b) latency, $clients clients × 100 ev/s" >&2
   line="$(run p99 "$t" -clients "$clients" -rate 100 -duration "$p99_dur" -warmup "$p99_warm")" &&
     echo "  p99 $(jq -r .latency.p99Ms <<<"$line") ms, first client p99 $(jq -r .firstClientLatency.p99Ms <<<"$line") ms" >&2
+  echo "== $t: (b') latency, $clients clients × 400 ev/s" >&2
+  line="$(run p99-high "$t" -clients "$clients" -rate 400 -duration "$p99_dur" -warmup "$p99_warm")" &&
+    echo "  p99 $(jq -r .latency.p99Ms <<<"$line") ms, first client p50 $(jq -r .firstClientLatency.p50Ms <<<"$line") ms" >&2
   echo "== $t: (c) RSS with $idle idle clients" >&2
   line="$(run idle "$t" -clients "$idle" -rate 0 -duration 3s -warmup 1s)" &&
     echo "  $(jq -r '.rssPerIdleClientBytes | floor' <<<"$line") B per idle client" >&2

@@ -33,6 +33,10 @@ type Config struct {
 	Duration time.Duration // measured part of the run (load) or settle time with the clients (idle)
 	Warmup   time.Duration // events sent before the measured part (load) or settle time without clients (idle)
 	Drain    time.Duration // after the last event, how long to wait at most for the clients to get everything
+	// FrameEvents caps the events of one push frame from the fake (raw: of one write to its
+	// ingest): 1 sends every event in a frame of its own, as a fake that pushes one message per
+	// frame does; 0 sends the events due at a tick together, as TikTok batches them.
+	FrameEvents int
 
 	Exe          string        // binary with the serve and bench subcommands (ours, raw); default this program
 	SeedDir      string        // seed-node peer folder (seed); default FindSeedDir
@@ -108,6 +112,8 @@ type Result struct {
 	Rate     float64 `json:"rate"`
 	Duration float64 `json:"durationSeconds"`
 	Warmup   float64 `json:"warmupSeconds"`
+	// FrameEvents is Config.FrameEvents (0: the events due at a tick in one frame).
+	FrameEvents int `json:"frameEvents,omitempty"`
 
 	Connected      int            `json:"connected"`      // clients that completed the handshake
 	ClientsRefused int            `json:"clientsRefused"` // dials or handshakes that failed
@@ -214,7 +220,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("bench: %w; server stderr:\n%s", err, tg.stderr)
 	}
 	res := &Result{Label: cfg.Label, Target: cfg.Target, Clients: cfg.Clients, Rate: cfg.Rate,
-		Duration: cfg.Duration.Seconds(), Warmup: cfg.Warmup.Seconds()}
+		Duration: cfg.Duration.Seconds(), Warmup: cfg.Warmup.Seconds(), FrameEvents: max(cfg.FrameEvents, 0)}
 	defer r.closeClients()
 	if cfg.Rate == 0 {
 		err = r.runIdle(ctx, res)
@@ -477,32 +483,38 @@ func (r *runner) emit(ctx context.Context, start time.Time, ingest net.Conn) (in
 			now = time.Now()
 		}
 		due := min(int64(now.Sub(start)/interval)+1, r.total)
-		stamp := now.UnixNano()
-		batch = batch[:0]
-		for seq := sent + 1; seq <= due; seq++ {
-			r.sentAt[seq] = stamp
-			m := stampedChat(uint64(seq), stamp)
-			if bw == nil {
-				batch = append(batch, faketiktok.Injection{Method: webcast.MethodChat, Msg: m})
-				continue
+		for sent < due {
+			end := due
+			if r.cfg.FrameEvents > 0 {
+				end = min(due, sent+int64(r.cfg.FrameEvents))
 			}
-			// The raw broadcaster gets the JSON our server would send for the same message.
-			m.Common = &pb.MessageCommon{MsgId: 7_500_000_000_000_000_000 + seq, RoomId: 7400000000000000001, CreateTimeMs: now.UnixMilli()}
-			ev := webcast.ToEvent(&webcast.Message{Method: webcast.MethodChat, MsgID: m.Common.MsgId, Decoded: m, ReceivedAt: now}, room)
-			ev.Seq, ev.Epoch = uint64(seq), "bench"
-			line = append(ev.AppendJSON(line[:0]), '\n')
-			if _, err := bw.Write(line); err != nil {
-				return sent, fmt.Errorf("bench: raw broadcaster ingest: %w", err)
+			stamp := time.Now().UnixNano() // right before this frame is built and handed over
+			batch = batch[:0]
+			for seq := sent + 1; seq <= end; seq++ {
+				r.sentAt[seq] = stamp
+				m := stampedChat(uint64(seq), stamp)
+				if bw == nil {
+					batch = append(batch, faketiktok.Injection{Method: webcast.MethodChat, Msg: m})
+					continue
+				}
+				// The raw broadcaster gets the JSON our server would send for the same message.
+				m.Common = &pb.MessageCommon{MsgId: 7_500_000_000_000_000_000 + seq, RoomId: 7400000000000000001, CreateTimeMs: now.UnixMilli()}
+				ev := webcast.ToEvent(&webcast.Message{Method: webcast.MethodChat, MsgID: m.Common.MsgId, Decoded: m, ReceivedAt: now}, room)
+				ev.Seq, ev.Epoch = uint64(seq), "bench"
+				line = append(ev.AppendJSON(line[:0]), '\n')
+				if _, err := bw.Write(line); err != nil {
+					return sent, fmt.Errorf("bench: raw broadcaster ingest: %w", err)
+				}
 			}
+			if bw != nil {
+				if err := bw.Flush(); err != nil {
+					return sent, fmt.Errorf("bench: raw broadcaster ingest: %w", err)
+				}
+			} else if len(batch) > 0 {
+				r.fake.InjectBatch(Room, batch)
+			}
+			sent = end
 		}
-		if bw != nil {
-			if err := bw.Flush(); err != nil {
-				return sent, fmt.Errorf("bench: raw broadcaster ingest: %w", err)
-			}
-		} else if len(batch) > 0 {
-			r.fake.InjectBatch(Room, batch)
-		}
-		sent = max(sent, due)
 		timer.Reset(max(time.Until(start.Add(time.Duration(sent)*interval)), time.Millisecond))
 	}
 	return sent, nil

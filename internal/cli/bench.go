@@ -35,6 +35,7 @@ func runBench(ctx context.Context, args []string, sio IO) int {
 	fs.StringVar(&cfg.Target, "target", bench.TargetOurs, "server under test: ours, seed (the original Node server) or raw (featureless broadcaster)")
 	fs.IntVar(&cfg.Clients, "clients", 100, "WebSocket clients on the legacy endpoint /")
 	fs.Float64Var(&cfg.Rate, "rate", 100, "events per second from the fake TikTok (0: measure RSS of idle clients instead)")
+	fs.IntVar(&cfg.FrameEvents, "frame-events", 0, "at most this many events per push frame (1: a frame per event; 0: the events due at a 1 ms tick together)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time (with -rate 0: settle time with the clients)")
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "unmeasured lead-in (with -rate 0: settle time before the clients)")
 	fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "after the last event, wait at most this long for clients to get everything")

@@ -1,6 +1,6 @@
 // Package feed serves stream clients, over WebSocket and SSE: where a client resumes, the replay of
 // what it missed from the log ahead of the live events of the hub, and each transport's writing
-// side (WebSocket frames written by a lingering writer, SSE framing and ids). Routing, access
+// side (WebSocket frames written by a small writer pool, SSE framing and ids). Routing, access
 // control, limits and the JSON form of errors are the caller's (httpapi): it parses the request,
 // narrows it to what the client may read and hands it over.
 package feed
@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
@@ -35,6 +36,9 @@ type Config struct {
 	// Refuse answers a request the feed will not serve (the hub is closed, a bad handshake), in the
 	// caller's form of errors.
 	Refuse func(w http.ResponseWriter, status int, code, message string)
+	// Writers is how many goroutines at most write the WebSocket clients' backlogs; 0 means one
+	// per CPU (GOMAXPROCS).
+	Writers int
 }
 
 // Server serves stream clients. Create it with New.
@@ -42,6 +46,10 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	poller *wsserver.Poller // reads every WebSocket client's side
+	// writers writes the WebSocket clients' backlogs; slowHandoffs counts the writes it handed to
+	// a goroutine of the client's own because the socket was full.
+	writers      *writerPool
+	slowHandoffs atomic.Uint64
 }
 
 // pollInterval is how often the WebSocket clients' sides are read: a ping waits up to this for
@@ -53,7 +61,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, poller: wsserver.NewPoller(pollInterval)}
+	return &Server{cfg: cfg, log: cfg.Logger, poller: wsserver.NewPoller(pollInterval), writers: newWriterPool(cfg.Writers)}
 }
 
 // Request is what a stream client asks for: the events it wants (Filter, already narrowed to what

@@ -17,11 +17,11 @@ const maxClientMessage = 64 << 10
 
 // WebSocket upgrades r and streams every event req asks for as one JSON text message; with resume
 // points, each room's resume message and missed events go first. The client's queue lives in the
-// hub; a writer writes whatever is queued, with a deadline per batch. It returns once the client
+// hub; the writer pool writes whatever is queued (see writerPool). It returns once the client
 // is handed over (its side read by the poller, its writer started): the request's goroutine and
 // buffers go, and an idle client holds no goroutine.
 func (s *Server) WebSocket(w http.ResponseWriter, r *http.Request, transport string, req Request) {
-	c := &wsWriter{s: s, transport: transport, remote: r.RemoteAddr, wake: make(chan struct{}, 1)}
+	c := &wsWriter{s: s, transport: transport, remote: r.RemoteAddr}
 	c.flushing.Store(true) // the replay writes first; the hub's wake-ups wait for it
 	// Subscribe before the handshake answer: once the client has its 101 it is counted (/health's
 	// wsClients) and gets every event published from then on.
@@ -40,7 +40,8 @@ func (s *Server) WebSocket(w http.ResponseWriter, r *http.Request, transport str
 	}
 	c.conn, c.sub, c.done = conn, sub, done
 	// The client's side is read by the shared poller (pings, the close handshake, a client gone),
-	// and a writer runs only while there is something to send.
+	// and its side is written by the writer pool, or a goroutine of its own while its socket is
+	// full: nothing runs for it while there is nothing to send.
 	if err := s.poller.Add(conn, maxClientMessage, sub.Close); err != nil {
 		go func() {
 			conn.ReadLoop(maxClientMessage)
@@ -58,32 +59,23 @@ type wsWriter struct {
 	done              func()
 	transport, remote string
 	replays           replays
-	flushing          atomic.Bool // a writer goroutine runs (or the replay does)
-	batch             []*hub.Message
-	payloads          [][]byte
-	wake              chan struct{} // capacity 1: something was queued while the writer lingers
-	linger            *time.Timer
+	// flushing: someone writes for this client, or will: the replay, the pool's queue or a
+	// worker, or a goroutine of its own while its socket is full. The hub's wake-ups then start
+	// nothing; whoever holds it looks at the queue again before letting go.
+	flushing atomic.Bool
+	batch    []*hub.Message
+	payloads [][]byte
 }
 
 func (c *wsWriter) deadline() time.Time { return time.Now().Add(c.s.cfg.WriteTimeout) }
 
-// ready is the hub's wake-up: start a writer unless one runs. It never blocks the publisher.
+// ready is the hub's wake-up: queue the client for the writer pool unless someone writes for it
+// already. It never blocks the publisher.
 func (c *wsWriter) ready() {
 	if c.flushing.CompareAndSwap(false, true) {
-		go c.flush()
-		return
-	}
-	select { // a lingering writer waits for this
-	case c.wake <- struct{}{}:
-	default:
+		c.s.writers.push(c)
 	}
 }
-
-// writerLinger is how long a writer stays after its queue empties. A busy room wakes every client
-// many times a second; keeping the writer that long saves starting a goroutine per client per
-// event (the publisher's fan-out loop is then a channel send per client), while a quiet client
-// still ends up with no writer.
-const writerLinger = 250 * time.Millisecond
 
 // start replays what the client missed, then writes what queued meanwhile.
 func (c *wsWriter) start(req Request) {
@@ -116,61 +108,105 @@ func (c *wsWriter) start(req Request) {
 	c.flush()
 }
 
-// flush writes everything queued, each backlog in one write (under load a client gets many events
-// per system call, which is where fan-out spends its time), until the queue is empty or the
-// subscription ends. Only one flush runs at a time (flushing).
+// take returns the queued messages to write (those a replay already sent are left out) or, once
+// the queue is empty and the subscription ended, why.
+func (c *wsWriter) take() ([][]byte, error) {
+	batch, err := c.sub.TryNext(c.batch[:0])
+	c.payloads = c.payloads[:0]
+	for _, m := range batch {
+		if !c.replays.sent(m) {
+			c.payloads = append(c.payloads, m.JSON)
+		}
+	}
+	clear(batch)
+	c.batch = batch[:0]
+	if len(batch) > 0 {
+		return c.payloads, nil // the end reason, if any, comes with the next call
+	}
+	return c.payloads, err
+}
+
+// serve is one turn of a pool worker: write the client's backlog without waiting, then let go
+// (queued again if more came meanwhile, behind the clients already waiting). A socket too full
+// to take it all, or the end of the subscription (the close handshake waits for the client),
+// goes to a goroutine of the client's own.
+func (c *wsWriter) serve() {
+	payloads, err := c.take()
+	switch {
+	case len(payloads) > 0:
+		done, werr := c.conn.TryWriteText(payloads)
+		clear(c.payloads)
+		if werr != nil {
+			c.failed(werr)
+			return
+		}
+		if !done {
+			c.s.slowHandoffs.Add(1)
+			go c.flush() // waits for room, with the write deadline
+			return
+		}
+	case err != nil:
+		go c.end(err)
+		return
+	}
+	c.release()
+}
+
+// release lets go of the client; a message queued after take saw flushing set and started
+// nothing, so look once more and queue the client again if so.
+func (c *wsWriter) release() {
+	c.flushing.Store(false)
+	if c.sub.Pending() && c.flushing.CompareAndSwap(false, true) {
+		c.s.writers.push(c)
+	}
+}
+
+// flush writes, waiting with the write deadline, what an earlier try left and everything queued,
+// each backlog in one write, until the queue is empty (the client then goes back to the pool) or
+// the subscription ends. It runs on a goroutine of the client's own: after the replay, or while
+// the client's socket is full.
 func (c *wsWriter) flush() {
+	if err := c.conn.Flush(c.deadline()); err != nil {
+		c.failed(err)
+		return
+	}
 	for {
-		batch, err := c.sub.TryNext(c.batch[:0])
-		if len(batch) > 0 {
-			c.payloads = c.payloads[:0]
-			for _, m := range batch {
-				if !c.replays.sent(m) {
-					c.payloads = append(c.payloads, m.JSON)
-				}
-			}
-			clear(batch)
-			werr := c.conn.WriteText(c.payloads, c.deadline())
+		payloads, err := c.take()
+		if len(payloads) > 0 {
+			werr := c.conn.WriteText(payloads, c.deadline())
 			clear(c.payloads)
-			c.batch = batch[:0]
 			if werr != nil {
-				c.s.writeFailed(c.sub, c.transport, c.remote, werr)
-				c.conn.CloseNow()
-				c.done()
+				c.failed(werr)
 				return
 			}
 			continue
 		}
 		if err != nil {
-			var ce *hub.CloseError
-			if errors.As(err, &ce) && ce != hub.ErrUnsubscribed {
-				if ce == hub.ErrSlowConsumer {
-					c.s.log.Info("stream client too slow, closed", "transport", c.transport, "remote", c.remote)
-				}
-				c.conn.Close(ce.Code, ce.Reason)
-			} else {
-				c.conn.CloseNow()
-			}
-			c.done()
+			c.end(err)
 			return
 		}
-		// Nothing queued: wait a little for more, then let the writer go.
-		if c.linger == nil {
-			c.linger = time.NewTimer(writerLinger)
-		} else {
-			c.linger.Reset(writerLinger)
-		}
-		select {
-		case <-c.wake:
-			c.linger.Stop()
-			continue
-		case <-c.linger.C:
-		}
-		// A message queued after TryNext saw flushing set and started nothing, so look once more
-		// before leaving.
-		c.flushing.Store(false)
-		if !c.sub.Pending() || !c.flushing.CompareAndSwap(false, true) {
-			return
-		}
+		c.release()
+		return
 	}
+}
+
+// failed ends a client whose write failed (flushing stays set: nobody writes to it again).
+func (c *wsWriter) failed(err error) {
+	c.s.writeFailed(c.sub, c.transport, c.remote, err)
+	c.conn.CloseNow()
+	c.done()
+}
+
+// end closes the connection of an ended subscription with its reason.
+func (c *wsWriter) end(err error) {
+	var ce *hub.CloseError
+	if errors.As(err, &ce) && ce != hub.ErrUnsubscribed {
+		if ce == hub.ErrSlowConsumer {
+			c.s.log.Info("stream client too slow, closed", "transport", c.transport, "remote", c.remote)
+		}
+		c.conn.Close(ce.Code, ce.Reason)
+	} else {
+		c.conn.CloseNow()
+	}
+	c.done()
 }

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -56,7 +57,13 @@ type Conn struct {
 	wmu     sync.Mutex
 	hdrs    []byte      // frame headers of the batch being written
 	bufs    net.Buffers // the batch: header, payload, header, payload, ...
-	closing bool        // a close frame was sent
+	pend    net.Buffers // what TryWriteText could not write yet (a tail of bufs); Flush writes it
+	iov     []iovec     // TryWriteText's writev vector
+	rc      syscall.RawConn
+	closing bool // a close frame was sent
+	// deadlined: a blocking write set a write deadline, which TryWriteText must clear first (the
+	// runtime checks it even for a write that does not wait, and it would pass later).
+	deadlined bool
 
 	readDone chan struct{}
 	closeOne sync.Once
@@ -145,15 +152,35 @@ func AppendText(dst, payload []byte) []byte {
 }
 
 // WriteText writes each payload as one text message, all in one writev, by deadline. A timeout
-// leaves the connection unusable: close it.
+// leaves the connection unusable: close it. What an earlier TryWriteText left goes first.
 func (c *Conn) WriteText(payloads [][]byte, deadline time.Time) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closing {
 		return ErrClosed
 	}
-	c.hdrs = c.hdrs[:0]
-	bufs := c.bufs[:0]
+	if err := c.flushLocked(deadline); err != nil {
+		return err
+	}
+	bufs := c.frames(payloads)
+	c.setDeadline(deadline)
+	_, err := bufs.WriteTo(c.nc) // consumes a copy of the slice header: c.bufs keeps the array
+	clear(c.bufs[:cap(c.bufs)])  // do not pin the messages until the next batch
+	return err
+}
+
+// frames returns what is pending followed by payloads as text frames. Call with wmu held.
+func (c *Conn) frames(payloads [][]byte) net.Buffers {
+	var bufs net.Buffers
+	if len(c.pend) == 0 {
+		c.hdrs = c.hdrs[:0]
+		bufs = c.bufs[:0]
+	} else {
+		// The pending tail still points into hdrs and bufs: append after it, in a new array
+		// for the buffers, and past the used part of hdrs (appending never rewrites those bytes).
+		bufs = append(net.Buffers(nil), c.pend...)
+		c.pend = nil
+	}
 	for _, p := range payloads {
 		// If appending moves the headers to a bigger array, the slices already taken keep the
 		// old one, whose bytes never change: every header stays valid until the write is done.
@@ -161,10 +188,100 @@ func (c *Conn) WriteText(payloads [][]byte, deadline time.Time) error {
 		c.hdrs = appendHeader(c.hdrs, 0x1, len(p))
 		bufs = append(bufs, c.hdrs[start:], p)
 	}
-	c.bufs = bufs
+	if cap(bufs) >= cap(c.bufs) {
+		c.bufs = bufs
+	}
+	return bufs
+}
+
+// TryWriteText is WriteText without waiting: it writes, in one writev, what the socket takes now
+// and reports done when that was everything. Otherwise it keeps the rest, and the caller must
+// Flush (which waits) before the connection is any use to anyone else: so a writer serving many
+// connections never waits on one whose client reads slowly, and hands that one to a goroutine of
+// its own. Where the socket cannot be written without waiting (not Unix, TLS), nothing is
+// written and everything waits for Flush.
+func (c *Conn) TryWriteText(payloads [][]byte) (done bool, err error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closing {
+		return false, ErrClosed
+	}
+	bufs := c.frames(payloads)
+	if c.deadlined {
+		c.nc.SetWriteDeadline(time.Time{})
+		c.deadlined = false
+	}
+	if c.rc == nil {
+		if sc, ok := c.nc.(syscall.Conn); ok {
+			c.rc, _ = sc.SyscallConn()
+		}
+	}
+	for c.rc != nil && len(bufs) > 0 {
+		n, wouldBlock, werr := writevNow(c.rc, bufs, &c.iov)
+		if werr != nil {
+			clear(c.bufs[:cap(c.bufs)])
+			return false, werr
+		}
+		if wouldBlock {
+			break
+		}
+		bufs = consume(bufs, n)
+	}
+	if cap(c.iov) > 64 {
+		c.iov = nil // a burst's vector is not kept for the life of the connection
+	}
+	if len(bufs) == 0 {
+		clear(c.bufs[:cap(c.bufs)])
+		return true, nil
+	}
+	c.pend = bufs
+	return false, nil
+}
+
+// setDeadline sets the deadline of a blocking write; call with wmu held.
+func (c *Conn) setDeadline(deadline time.Time) {
 	c.nc.SetWriteDeadline(deadline)
-	_, err := bufs.WriteTo(c.nc) // consumes a copy of the slice header: c.bufs keeps the array
-	clear(c.bufs[:cap(c.bufs)])  // do not pin the messages until the next batch
+	c.deadlined = true
+}
+
+// consume drops the first n bytes of v.
+func consume(v net.Buffers, n int) net.Buffers {
+	for len(v) > 0 {
+		if n < len(v[0]) {
+			v[0] = v[0][n:]
+			return v
+		}
+		n -= len(v[0])
+		v[0] = nil
+		v = v[1:]
+	}
+	return v
+}
+
+// Pending reports whether a TryWriteText left bytes that Flush must write.
+func (c *Conn) Pending() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return len(c.pend) > 0
+}
+
+// Flush writes what TryWriteText left, waiting up to deadline. A timeout leaves the connection
+// unusable: close it.
+func (c *Conn) Flush(deadline time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.flushLocked(deadline)
+}
+
+func (c *Conn) flushLocked(deadline time.Time) error {
+	if len(c.pend) == 0 {
+		return nil
+	}
+	p := c.pend
+	c.pend = nil
+	c.setDeadline(deadline)
+	_, err := p.WriteTo(c.nc)
+	clear(c.bufs[:cap(c.bufs)])
 	return err
 }
 
@@ -175,7 +292,10 @@ func (c *Conn) WriteRaw(frames []byte, deadline time.Time) error {
 	if c.closing {
 		return ErrClosed
 	}
-	c.nc.SetWriteDeadline(deadline)
+	if err := c.flushLocked(deadline); err != nil {
+		return err
+	}
+	c.setDeadline(deadline)
 	_, err := c.nc.Write(frames)
 	return err
 }
@@ -187,11 +307,14 @@ func (c *Conn) writeControl(opcode byte, payload []byte, deadline time.Time) err
 	if c.closing {
 		return ErrClosed
 	}
+	if err := c.flushLocked(deadline); err != nil { // never inside a half-written frame
+		return err
+	}
 	if opcode == 0x8 {
 		c.closing = true
 	}
 	frame := append(appendHeader(make([]byte, 0, 4+len(payload)), opcode, len(payload)), payload...)
-	c.nc.SetWriteDeadline(deadline)
+	c.setDeadline(deadline)
 	_, err := c.nc.Write(frame)
 	return err
 }
