@@ -1,13 +1,13 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +46,7 @@ type Archiver struct {
 
 	mu        sync.Mutex
 	positions map[string]event.Position
-	pending   []uint64 // stream sequences handed to the sink, not yet delivered (FIFO)
+	pending   []uint64 // per event handed to the sink, not yet delivered (FIFO): the stream sequence done once it is
 	committed uint64   // the last stream sequence whose event the sink delivered
 	created   time.Time
 
@@ -158,42 +158,64 @@ func (a *Archiver) handle(ctx context.Context, msg jetstream.Msg) error {
 		a.advance(sseq)
 		return nil
 	}
-	room, epoch := h.Get(hRoom), h.Get(hEpoch)
-	seq, err := strconv.ParseUint(h.Get(hSeq), 10, 64)
-	if err != nil || room == "" || epoch == "" {
+	room := h.Get(hRoom)
+	if room == "" {
 		a.advance(sseq)
-		return fmt.Errorf("stream message %d has no room position", sseq)
+		return fmt.Errorf("stream message %d names no room", sseq)
 	}
 	pos, err := a.position(ctx, room)
 	if err != nil {
 		return err
 	}
-	if pos.Epoch == epoch && seq <= pos.Seq {
-		a.skipped.Add(1)
-		a.advance(sseq)
-		return nil
-	}
-	if pos.Epoch == epoch && seq > pos.Seq+1 {
-		a.gaps.Add(1)
-		a.cfg.Logger.Warn("cluster: room stream has a gap", "room", room, "after", pos.Seq, "next", seq)
-	}
-	var e event.Event
-	if err := json.Unmarshal(msg.Data(), &e); err != nil {
-		a.advance(sseq)
-		return fmt.Errorf("stream message %d: %w", sseq, err)
-	}
-	m := &event.Encoded{Room: room, Type: h.Get(hType), Seq: seq, Epoch: epoch, StreakStep: h.Get(hStreak) == "1", JSON: msg.Data()}
-	for a.cfg.Backlog != nil && a.cfg.Backlog() > a.cfg.MaxBacklog {
-		if !sleep(ctx, 2*time.Millisecond) {
-			return ctx.Err()
+	data := msg.Data()
+	handed := 0
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
 		}
+		var e event.Event
+		if err := json.Unmarshal(line, &e); err != nil || e.Epoch == "" {
+			a.cfg.Logger.Error("cluster: archiver: an event in the stream cannot be read; skipped", "stream", sseq, "room", room, "err", err)
+			continue
+		}
+		if pos.Epoch == e.Epoch && e.Seq <= pos.Seq {
+			a.skipped.Add(1)
+			continue
+		}
+		if pos.Epoch == e.Epoch && e.Seq > pos.Seq+1 {
+			a.gaps.Add(1)
+			a.cfg.Logger.Warn("cluster: room stream has a gap", "room", room, "after", pos.Seq, "next", e.Seq)
+		}
+		m := &event.Encoded{Room: room, Type: e.Type, Seq: e.Seq, Epoch: e.Epoch, JSON: line}
+		if g, ok := e.Data.(event.GiftData); ok && g.StreakState == event.StreakProgress {
+			m.StreakStep = true
+		}
+		for a.cfg.Backlog != nil && a.cfg.Backlog() > a.cfg.MaxBacklog {
+			if !sleep(ctx, 2*time.Millisecond) {
+				return ctx.Err()
+			}
+		}
+		pos = event.Position{Epoch: e.Epoch, Seq: e.Seq}
+		a.mu.Lock()
+		a.positions[room] = pos
+		// Once delivered, an event makes everything before its message done, and the message's
+		// last line the message itself.
+		done := sseq - 1
+		if len(data) == 0 {
+			done = sseq
+		}
+		a.pending = append(a.pending, done)
+		a.mu.Unlock()
+		a.archived.Add(1)
+		handed++
+		a.cfg.Sink.Append(&e, m)
 	}
-	a.mu.Lock()
-	a.positions[room] = event.Position{Epoch: epoch, Seq: seq}
-	a.pending = append(a.pending, sseq)
-	a.mu.Unlock()
-	a.archived.Add(1)
-	a.cfg.Sink.Append(&e, m)
+	if handed == 0 {
+		a.advance(sseq)
+	}
 	return nil
 }
 

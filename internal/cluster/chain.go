@@ -17,17 +17,23 @@ import (
 
 // Headers of the room messages.
 const (
-	hKind   = "Tk-Kind" // "claim" or "event"
-	hLease  = "Tk-Lease"
-	hNode   = "Tk-Node"
-	hRoom   = "Tk-Room"
-	hEpoch  = "Tk-Epoch"
-	hSeq    = "Tk-Seq"
-	hType   = "Tk-Type"
-	hStreak = "Tk-Streak"
+	hKind  = "Tk-Kind" // "claim" or "event"
+	hLease = "Tk-Lease"
+	hNode  = "Tk-Node"
+	hRoom  = "Tk-Room"
+	hEpoch = "Tk-Epoch"
+	hSeq   = "Tk-Seq"
+	hCount = "Tk-Count" // events in the message (JSON lines)
 
 	kindClaim = "claim"
 	kindEvent = "event"
+)
+
+// A busy room's queued events go out as one message (JSON lines) of at most this many events or
+// bytes: appends are serial per room, so batching is what lets a busy room through.
+const (
+	maxBatchEvents = 256
+	maxBatchBytes  = 256 << 10
 )
 
 // maxChainQueue bounds the events waiting for NATS in one room; past it (NATS unreachable for
@@ -153,12 +159,17 @@ func (ch *chain) run(ctx context.Context, fenced func(room string, err error)) {
 				continue
 			}
 		}
-		m := ch.queue[0]
-		ch.queue[0] = nil
-		ch.queue = ch.queue[1:]
+		n, size := 0, 0
+		for n < len(ch.queue) && n < maxBatchEvents && (n == 0 || size+len(ch.queue[n].JSON) < maxBatchBytes) {
+			size += len(ch.queue[n].JSON) + 1
+			n++
+		}
+		batch := append([]*event.Encoded(nil), ch.queue[:n]...)
+		clear(ch.queue[:n])
+		ch.queue = ch.queue[n:]
 		ch.busy = true
 		ch.mu.Unlock()
-		if err := ch.append(ctx, m); err != nil {
+		if err := ch.append(ctx, batch...); err != nil {
 			ch.stop(err)
 			if ctx.Err() == nil {
 				fenced(ch.room, err)
@@ -178,22 +189,35 @@ func (ch *chain) stop(err error) {
 	ch.idle = make(chan struct{})
 }
 
-// append publishes one event: retried (same message id) on a NATS failure; an answer "wrong last
+// append publishes events of the room (in seq order) as one message: retried (same message id) on a NATS failure; an answer "wrong last
 // sequence" is either our own earlier attempt that was stored although its ack was lost (the last
 // message has our id) or another node's append: then this lease is fenced.
-func (ch *chain) append(ctx context.Context, m *event.Encoded) error {
-	id := ch.room + ":" + strconv.FormatUint(ch.lease.ID, 10) + ":" + strconv.FormatUint(m.Seq, 10)
+func (ch *chain) append(ctx context.Context, ms ...*event.Encoded) error {
+	first, last := ms[0], ms[len(ms)-1]
+	id := ch.room + ":" + strconv.FormatUint(ch.lease.ID, 10) + ":" + strconv.FormatUint(first.Seq, 10) + "-" + strconv.FormatUint(last.Seq, 10)
 	msg := nats.NewMsg(ch.subj)
-	msg.Data = m.JSON
+	if len(ms) == 1 {
+		msg.Data = first.JSON
+	} else {
+		size := 0
+		for _, m := range ms {
+			size += len(m.JSON) + 1
+		}
+		msg.Data = make([]byte, 0, size)
+		for i, m := range ms {
+			if i > 0 {
+				msg.Data = append(msg.Data, '\n') // JSON never holds a raw newline
+			}
+			msg.Data = append(msg.Data, m.JSON...)
+		}
+	}
 	msg.Header.Set(hKind, kindEvent)
 	msg.Header.Set(hLease, strconv.FormatUint(ch.lease.ID, 10))
-	msg.Header.Set(hRoom, m.Room)
-	msg.Header.Set(hEpoch, m.Epoch)
-	msg.Header.Set(hSeq, strconv.FormatUint(m.Seq, 10))
-	msg.Header.Set(hType, m.Type)
-	if m.StreakStep {
-		msg.Header.Set(hStreak, "1")
-	}
+	msg.Header.Set(hNode, ch.c.cfg.NodeID)
+	msg.Header.Set(hRoom, first.Room)
+	msg.Header.Set(hEpoch, last.Epoch)
+	msg.Header.Set(hSeq, strconv.FormatUint(last.Seq, 10)) // the room's position after this message
+	msg.Header.Set(hCount, strconv.Itoa(len(ms)))
 	for attempt := 0; ; attempt++ {
 		if !ch.lease.Valid(ch.c.cfg.LeaseTTL) {
 			return fmt.Errorf("%w: %s: not renewed in time (self-fenced)", ErrLost, ch.room)
@@ -203,7 +227,7 @@ func (ch *chain) append(ctx context.Context, m *event.Encoded) error {
 		cancel()
 		if err == nil {
 			ch.last = ack.Sequence
-			ch.published.Add(1)
+			ch.published.Add(uint64(len(ms)))
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -213,7 +237,7 @@ func (ch *chain) append(ctx context.Context, m *event.Encoded) error {
 			lm, gerr := ch.c.events.GetLastMsgForSubject(ctx, ch.subj)
 			if gerr == nil && lm.Header.Get(jetstream.MsgIDHeader) == id {
 				ch.last = lm.Sequence // ours: stored, its ack lost
-				ch.published.Add(1)
+				ch.published.Add(uint64(len(ms)))
 				return nil
 			}
 			if gerr == nil {

@@ -22,3 +22,18 @@ func (ch *chain) Pos() event.Position { return ch.pos }
 func (c *Conn) Expire(ctx context.Context, room string) error {
 	return c.owners.Purge(ctx, roomKey(room))
 }
+
+// Enqueue queues an event as Log.Append does.
+func (ch *chain) Enqueue(m *event.Encoded) { ch.enqueue(m) }
+
+// Run appends queued events until ctx ends.
+func (ch *chain) Run(ctx context.Context) { ch.run(ctx, func(string, error) {}) }
+
+// Messages is the number of messages in the event stream.
+func (c *Conn) Messages(ctx context.Context) uint64 {
+	info, err := c.events.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return info.State.Msgs
+}
