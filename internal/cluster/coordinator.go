@@ -140,6 +140,8 @@ func (co *Coordinator) Run(ctx context.Context) error {
 	defer renew.Stop()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
+	resync := time.NewTicker(5 * time.Second)
+	defer resync.Stop()
 	co.heartbeat(ctx)
 	for {
 		select {
@@ -149,6 +151,8 @@ func (co *Coordinator) Run(ctx context.Context) error {
 		case <-renew.C:
 			co.renewAll(ctx)
 			co.heartbeat(ctx)
+		case <-resync.C:
+			co.resyncOwners(ctx)
 		case <-tick.C:
 			co.reconcile(ctx)
 		case <-co.kick:
@@ -582,4 +586,32 @@ func (c *Conn) Nodes(ctx context.Context) ([]NodeInfo, error) {
 	}
 	slices.SortFunc(out, func(a, b NodeInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+// resyncOwners reads the lease of every desired room another node holds, in case a watcher missed
+// its expiry (a NATS reconnect): the room would otherwise wait for nobody.
+func (co *Coordinator) resyncOwners(ctx context.Context) {
+	co.mu.Lock()
+	var check []string
+	for r := range co.desired {
+		if _, mine := co.owned[r]; !mine && co.owners[r] != "" {
+			check = append(check, r)
+		}
+	}
+	co.mu.Unlock()
+	gone := false
+	for _, r := range check {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, _, ok, err := co.c.OwnerOf(actx, r)
+		cancel()
+		if err == nil && !ok {
+			co.mu.Lock()
+			delete(co.owners, r)
+			co.mu.Unlock()
+			gone = true
+		}
+	}
+	if gone {
+		co.poke()
+	}
 }
