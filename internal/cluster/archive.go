@@ -90,6 +90,9 @@ func (a *Archiver) Run(ctx context.Context) error {
 		info, err = a.c.events.Info(ctx)
 		return err
 	}); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while NATS was away
+		}
 		return fmt.Errorf("cluster: archiver: stream info: %w", err)
 	}
 	st := a.load()
@@ -112,6 +115,9 @@ func (a *Archiver) Run(ctx context.Context) error {
 		cons, err = a.c.events.OrderedConsumer(ctx, cfg)
 		return err
 	}); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("cluster: archiver: consumer: %w", err)
 	}
 	it, err := cons.Messages()
