@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -48,6 +49,9 @@ type Conn struct {
 	nodes   jetstream.KeyValue
 	state   jetstream.KeyValue
 	log     *slog.Logger
+
+	reconnMu sync.Mutex
+	reconn   chan struct{} // closed and replaced at each reconnect
 }
 
 // Dial connects and creates (or updates) the stream and buckets. Until JetStream has a meta leader
@@ -69,11 +73,13 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if cfg.NodeID == "" {
 		return nil, errors.New("cluster: no node id (hint: give --node-id, unique per node)")
 	}
+	c := &Conn{cfg: cfg, log: cfg.Logger, reconn: make(chan struct{})}
 	nc, err := nats.Connect(strings.Join(cfg.URLs, ","),
 		nats.Name("tiktok-live-server "+cfg.NodeID),
 		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
 		nats.RetryOnFailedConnect(true),
 		nats.ReconnectBufSize(-1), // a publish during a reconnect fails at once; the chain retries it
+		nats.ReconnectHandler(func(*nats.Conn) { c.onReconnect() }),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connect to NATS %s: %w (hint: check --nats-url)", strings.Join(cfg.URLs, ","), err)
@@ -83,7 +89,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("cluster: jetstream: %w", err)
 	}
-	c := &Conn{cfg: cfg, nc: nc, js: js, log: cfg.Logger}
+	c.nc, c.js = nc, js
 	if err := c.setup(ctx); err != nil {
 		nc.Close()
 		return nil, err

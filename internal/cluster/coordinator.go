@@ -161,27 +161,9 @@ func (co *Coordinator) Run(ctx context.Context) error {
 	}
 }
 
-// watch follows a bucket, reopening the watcher when NATS drops it.
+// watch follows a bucket (see followKV), poking the loop on every change.
 func (co *Coordinator) watch(ctx context.Context, kv jetstream.KeyValue, on func(jetstream.KeyValueEntry)) {
-	for ctx.Err() == nil {
-		w, err := kv.WatchAll(ctx)
-		if err != nil {
-			if !sleep(ctx, time.Second) {
-				return
-			}
-			continue
-		}
-		for e := range w.Updates() {
-			if e != nil {
-				on(e)
-			}
-			co.poke()
-		}
-		_ = w.Stop()
-		if !sleep(ctx, 200*time.Millisecond) {
-			return
-		}
-	}
+	co.c.followKV(ctx, kv, func(e jetstream.KeyValueEntry) { on(e); co.poke() }, co.poke)
 }
 
 func (co *Coordinator) poke() {

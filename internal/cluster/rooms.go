@@ -51,35 +51,23 @@ func NewRooms(ctx context.Context, c *Conn, maxRooms int, quota *room.Quota) (*R
 	return rs, func() { cancel(); wg.Wait() }
 }
 
+// follow keeps one bucket's part of the view (see followKV); the first read of its current values
+// counts for NewRooms' wait.
 func (rs *Rooms) follow(ctx context.Context, kv jetstream.KeyValue, on func(jetstream.KeyValueEntry)) {
 	first := true
-	for ctx.Err() == nil {
-		w, err := kv.WatchAll(ctx)
-		if err != nil {
-			if !sleep(ctx, time.Second) {
-				break
-			}
-			continue
-		}
-		for e := range w.Updates() {
-			if e == nil { // the end of the current values
-				if first {
-					first = false
-					rs.synced.Done()
-				}
-				continue
-			}
-			on(e)
-			rs.mu.Lock()
-			close(rs.changed)
-			rs.changed = make(chan struct{})
-			rs.mu.Unlock()
-		}
-		_ = w.Stop()
-		if !sleep(ctx, 200*time.Millisecond) {
-			break
-		}
+	changed := func() {
+		rs.mu.Lock()
+		close(rs.changed)
+		rs.changed = make(chan struct{})
+		rs.mu.Unlock()
 	}
+	rs.c.followKV(ctx, kv, func(e jetstream.KeyValueEntry) { on(e); changed() }, func() {
+		if first {
+			first = false
+			rs.synced.Done()
+		}
+		changed()
+	})
 	if first {
 		rs.synced.Done()
 	}
