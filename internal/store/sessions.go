@@ -93,6 +93,9 @@ func (s *Store) trackSession(ctx context.Context, tx *sql.Tx, e *event.Event) (a
 	if cur == nil {
 		return nil, nil
 	}
+	if !cur.dirty {
+		s.dirty = append(s.dirty, cur)
+	}
 	cur.lastSeq, cur.updated, cur.dirty = e.Seq, at, true
 	cur.events++
 	id := cur.id
@@ -164,25 +167,29 @@ func (s *Store) endSession(ctx context.Context, tx *sql.Tx, o *openSession, at i
 	return s.writeSession(ctx, tx, o)
 }
 
-// flushSessions writes the progress of every open session touched by the batch.
+// flushSessions writes the progress of every open session touched by the batch (s.dirty: with
+// many rooms, looking through every open session for the few a batch touched cost more than
+// writing them).
 func (s *Store) flushSessions(ctx context.Context, tx *sql.Tx) error {
-	for _, o := range s.sessions {
+	for _, o := range s.dirty {
 		if o.dirty {
 			if err := s.writeSession(ctx, tx, o); err != nil {
 				return err
 			}
 		}
 	}
+	clear(s.dirty)
+	s.dirty = s.dirty[:0]
 	return nil
 }
 
 func (s *Store) writeSession(ctx context.Context, tx *sql.Tx, o *openSession) error {
 	var err error
 	if o.ended {
-		_, err = tx.ExecContext(ctx, "UPDATE sessions SET last_seq = ?, events = ?, updated_at = ?, ended_at = ?, end_reason = ? WHERE id = ?",
+		_, err = tx.StmtContext(ctx, s.stmts.endSession).ExecContext(ctx,
 			int64(o.lastSeq), o.events, o.updated, o.endedAt, o.endWhy, o.id)
 	} else {
-		_, err = tx.ExecContext(ctx, "UPDATE sessions SET last_seq = ?, events = ?, updated_at = ? WHERE id = ?",
+		_, err = tx.StmtContext(ctx, s.stmts.updateSession).ExecContext(ctx,
 			int64(o.lastSeq), o.events, o.updated, o.id)
 	}
 	if err != nil {

@@ -145,6 +145,7 @@ type Store struct {
 	opts   Options
 	log    *slog.Logger
 	w      *sql.DB // the writer's single connection
+	stmts  *stmts  // prepared on w
 	r      *sql.DB // readers
 	memory bool
 
@@ -164,7 +165,8 @@ type Store struct {
 
 	// writer state, touched only by the writer goroutine
 	sessions   map[string]*openSession
-	lastID     int64 // the highest event id given (event_ids.last): ids are never reused
+	dirty      []*openSession // the sessions with progress to write in this commit (flushSessions)
+	lastID     int64          // the highest event id given (event_ids.last): ids are never reused
 	sincePrune int
 	pass       *prunePass // a retention pass in progress
 	lastTurn   time.Time  // of retention
@@ -221,14 +223,20 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	st, err := prepareStmts(ctx, w)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
 	r, err := sql.Open("sqlite", dsn)
 	if err != nil {
+		st.close()
 		w.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	r.SetMaxOpenConns(4)
 	s := &Store{
-		opts: opts, log: opts.Logger, w: w, r: r, memory: memory,
+		opts: opts, log: opts.Logger, w: w, stmts: st, r: r, memory: memory,
 		wake: make(chan struct{}, 1), stopped: make(chan struct{}),
 		sessions: map[string]*openSession{},
 	}
@@ -248,6 +256,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 
 func (s *Store) closeDBs() {
 	s.r.Close()
+	s.stmts.close()
 	s.w.Close()
 }
 
@@ -388,7 +397,7 @@ func (s *Store) CloseContext(ctx context.Context) (CloseResult, error) {
 	}
 	s.mu.Unlock()
 	res.Committed = int(s.stored.Load() - storedBefore)
-	err := errors.Join(s.r.Close(), s.w.Close())
+	err := errors.Join(s.r.Close(), s.stmts.close(), s.w.Close())
 	if res.Dropped > 0 || res.Captures > 0 || res.WriterBusy {
 		cause := context.Cause(ctx)
 		if cause == nil {
@@ -569,6 +578,8 @@ func (s *Store) writeBatch(ctx context.Context, batch []item) bool {
 		s.errs.Add(1)
 		s.log.Error("store: commit failed; events delivered but not stored", "events", len(batch), "err", err)
 		s.sessions = map[string]*openSession{} // the database is the truth; reload it
+		clear(s.dirty)
+		s.dirty = s.dirty[:0]
 		if lerr := s.loadOpenSessions(ctx); lerr != nil {
 			s.log.Error("store: reload sessions", "err", lerr)
 		}
@@ -605,13 +616,7 @@ func (s *Store) commit(ctx context.Context, batch []item) error {
 	// Ids are given here, past every id ever given (event_ids), not by SQLite: it would reuse the
 	// ids of the newest events once retention deleted them, and cursors that follow the log by id
 	// would skip what comes next.
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO events
-		(id, username, epoch, seq, session_id, type, msg_id, at, user_id, unique_id, nickname, action, gift_id, gift_name, amount, diamonds, viewers, simulated, json)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
+	ins := tx.StmtContext(ctx, s.stmts.insertEvent)
 	touched := map[string]event.Position{}
 	var gaps []item
 	id := s.lastID
@@ -641,10 +646,12 @@ func (s *Store) commit(ctx context.Context, batch []item) error {
 			return fmt.Errorf("insert event %s #%d: %w", e.Username, e.Seq, err)
 		}
 	}
-	for room, p := range touched {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO rooms (username, epoch, last_seq) VALUES (?, ?, ?)
-			ON CONFLICT (username) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq`, room, p.Epoch, int64(p.Seq)); err != nil {
-			return err
+	if len(touched) > 0 {
+		up := tx.StmtContext(ctx, s.stmts.upsertRoom)
+		for room, p := range touched {
+			if _, err := up.ExecContext(ctx, room, p.Epoch, int64(p.Seq)); err != nil {
+				return err
+			}
 		}
 	}
 	if err := s.flushSessions(ctx, tx); err != nil {
@@ -659,7 +666,7 @@ func (s *Store) commit(ctx context.Context, batch []item) error {
 		s.opts.beforeCommit()
 	}
 	if id != s.lastID {
-		if _, err := tx.ExecContext(ctx, "UPDATE event_ids SET last = ?", id); err != nil {
+		if _, err := tx.StmtContext(ctx, s.stmts.updateIDs).ExecContext(ctx, id); err != nil {
 			return err
 		}
 	}
@@ -742,7 +749,7 @@ func (s *Store) insertRaw(ctx context.Context, tx *sql.Tx, m *rawMessage) error 
 	if sess == nil {
 		return nil // not in a live session: nothing to attach it to
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO captures (session_id, at, method, msg_id, payload) VALUES (?, ?, ?, ?, ?)",
+	if _, err := tx.StmtContext(ctx, s.stmts.insertCapture).ExecContext(ctx,
 		sess.id, m.at.UnixMilli(), m.method, m.msgID, m.payload); err != nil {
 		return fmt.Errorf("insert capture: %w", err)
 	}
