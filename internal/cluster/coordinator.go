@@ -83,7 +83,8 @@ type Coordinator struct {
 
 	mu       sync.Mutex
 	desired  map[string]desiredEntry
-	owners   map[string]string // room → node, from the owner bucket
+	owners   map[string]string    // room → node, from the owner bucket
+	seen     map[string]time.Time // room → when its lease was last seen written (a renewal)
 	nodes    map[string]NodeInfo
 	owned    map[string]*owned
 	due      map[string]time.Time // claims waiting for their placement delay
@@ -117,7 +118,7 @@ func NewCoordinator(c *Conn, cfg CoordinatorConfig) *Coordinator {
 		cfg.MaxRooms = 1
 	}
 	return &Coordinator{c: c, cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1),
-		desired: map[string]desiredEntry{}, owners: map[string]string{}, nodes: map[string]NodeInfo{},
+		desired: map[string]desiredEntry{}, owners: map[string]string{}, seen: map[string]time.Time{}, nodes: map[string]NodeInfo{},
 		owned: map[string]*owned{}, due: map[string]time.Time{}}
 }
 
@@ -194,11 +195,13 @@ func (co *Coordinator) onOwner(e jetstream.KeyValueEntry) {
 	defer co.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(co.owners, r)
+		delete(co.seen, r)
 		return
 	}
 	var o Owner
 	if json.Unmarshal(e.Value(), &o) == nil {
 		co.owners[r] = o.Node
+		co.seen[r] = time.Now()
 	}
 }
 
@@ -297,7 +300,7 @@ func (co *Coordinator) reconcile(ctx context.Context) {
 		if _, mine := co.owned[r]; mine || co.draining {
 			continue
 		}
-		if _, has := co.owners[r]; has {
+		if _, has := co.owners[r]; has && !co.staleLocked(r, now) {
 			delete(co.due, r)
 			continue
 		}
@@ -337,6 +340,15 @@ func (co *Coordinator) reconcile(ctx context.Context) {
 	co.writeStates(ctx)
 }
 
+// staleLocked reports whether another node's lease on r has not been seen renewed for 1.5 TTL:
+// its expiry (a delete marker) can be missed while the watcher reconnects or under load, and a
+// room must not wait for an owner that is gone. Claiming is safe either way: Create fails while
+// the lease still exists.
+func (co *Coordinator) staleLocked(r string, now time.Time) bool {
+	at, ok := co.seen[r]
+	return ok && now.Sub(at) > co.c.cfg.LeaseTTL*3/2
+}
+
 func (co *Coordinator) liveNodesLocked() []string {
 	ids := []string{co.c.cfg.NodeID}
 	for id, n := range co.nodes {
@@ -371,6 +383,11 @@ func (co *Coordinator) placementDelayLocked(r string, live []string) time.Durati
 func (co *Coordinator) claim(ctx context.Context, r string) {
 	l, err := co.c.Claim(ctx, r)
 	if errors.Is(err, ErrHeld) {
+		co.mu.Lock()
+		if _, known := co.owners[r]; known {
+			co.seen[r] = time.Now() // it is there after all: ask again after another 1.5 TTL
+		}
+		co.mu.Unlock()
 		return
 	}
 	if err != nil {
@@ -394,6 +411,7 @@ func (co *Coordinator) claim(ctx context.Context, r string) {
 	o := &owned{lease: l, chain: ch, cancel: cancel, desired: d}
 	co.owned[r] = o
 	co.owners[r] = co.c.cfg.NodeID
+	co.seen[r] = time.Now()
 	co.mu.Unlock()
 	co.cfg.Log.add(ch)
 	go ch.run(cctx, co.fenced)
@@ -589,6 +607,7 @@ func (co *Coordinator) resyncOwners(ctx context.Context) {
 		if err == nil && !ok {
 			co.mu.Lock()
 			delete(co.owners, r)
+			delete(co.seen, r)
 			co.mu.Unlock()
 			gone = true
 		}
