@@ -277,7 +277,9 @@ func TestChain_NATSServerKilledDuringBurst(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 3-server cluster")
 	}
-	leakcheck.Check(t)
+	// nats-server's own goroutines may outlive the 5 s wait after a member was killed and
+	// restarted (about 1 run in 6 on a loaded machine); ours must not.
+	leakcheck.Check(t, "github.com/nats-io/nats-server/")
 	nc := clustertest.Start(t, 3)
 	ctx := context.Background()
 	c := dial(t, nc, "a", 30*time.Second)
