@@ -26,6 +26,8 @@ type Rooms struct {
 	mu      sync.Mutex
 	desired map[string]desiredEntry
 	owners  map[string]Owner
+	seen    map[string]time.Time // when each lease was last seen written
+	ttl     time.Duration
 	states  map[string]RoomState
 	changed chan struct{} // closed and replaced on every update
 	synced  sync.WaitGroup
@@ -34,7 +36,8 @@ type Rooms struct {
 // NewRooms follows the buckets until ctx ends; it returns once their current values are read.
 func NewRooms(ctx context.Context, c *Conn, maxRooms int, quota *room.Quota) (*Rooms, func()) {
 	rs := &Rooms{c: c, maxRooms: maxRooms, quota: quota, desired: map[string]desiredEntry{},
-		owners: map[string]Owner{}, states: map[string]RoomState{}, changed: make(chan struct{})}
+		owners: map[string]Owner{}, seen: map[string]time.Time{}, ttl: c.cfg.LeaseTTL,
+		states: map[string]RoomState{}, changed: make(chan struct{})}
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	rs.synced.Add(3)
@@ -92,9 +95,11 @@ func (rs *Rooms) onOwner(e jetstream.KeyValueEntry) {
 	var o Owner
 	if e.Operation() != jetstream.KeyValuePut || json.Unmarshal(e.Value(), &o) != nil {
 		delete(rs.owners, r)
+		delete(rs.seen, r)
 		return
 	}
 	rs.owners[r] = o
+	rs.seen[r] = time.Now()
 }
 
 func (rs *Rooms) onState(e jetstream.KeyValueEntry) {
@@ -109,11 +114,21 @@ func (rs *Rooms) onState(e jetstream.KeyValueEntry) {
 	rs.states[r] = s
 }
 
+// staleLocked reports whether r's lease has not been seen renewed for 1.5 TTL: its owner is gone
+// even if the expiry has not reached us yet (after a kill -9 that took 10-15 s).
+func (rs *Rooms) staleLocked(r string) bool {
+	at, ok := rs.seen[r]
+	return ok && rs.ttl > 0 && time.Since(at) > rs.ttl*3/2
+}
+
 // statusLocked merges the room's desire, lease and last written state.
 func (rs *Rooms) statusLocked(r string) (room.Status, bool) {
 	d, wanted := rs.desired[r]
 	s, hasState := rs.states[r]
 	o, owned := rs.owners[r]
+	if owned && rs.staleLocked(r) {
+		owned = false
+	}
 	if !wanted && !hasState {
 		return room.Status{}, false
 	}
@@ -133,6 +148,9 @@ func (rs *Rooms) statusLocked(r string) (room.Status, bool) {
 		st.Owner = o.Node
 	} else if st.State != room.StateStopped {
 		st.Owner = "" // between owners: claimed within the lease time
+		if st.State == room.StateConnected {
+			st.State = room.StateReconnecting // the last owner's word, but nobody is connected now
+		}
 	}
 	if !wanted && st.State != room.StateStopped {
 		st.State, st.StopReason = room.StateStopped, room.ReasonRequested
@@ -341,7 +359,9 @@ func (rs *Rooms) Owners() map[string]string {
 	defer rs.mu.Unlock()
 	out := make(map[string]string, len(rs.owners))
 	for r, o := range rs.owners {
-		out[r] = o.Node
+		if !rs.staleLocked(r) {
+			out[r] = o.Node
+		}
 	}
 	return out
 }
