@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -17,6 +18,9 @@ import (
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
 )
+
+// rebalanceAgain is how long a room moved to spread the load is not moved again.
+const rebalanceAgain = time.Minute
 
 // Reasons a node stops a room it owned (connection_closed's reason).
 const (
@@ -86,8 +90,10 @@ type Coordinator struct {
 	owners   map[string]string    // room → node, from the owner bucket
 	seen     map[string]time.Time // room → when its lease was last seen written (a renewal)
 	nodes    map[string]NodeInfo
+	nodeSeen map[string]time.Time // when each node's heartbeat was last seen (the bucket has no expiry markers)
 	owned    map[string]*owned
 	due      map[string]time.Time // claims waiting for their placement delay
+	moved    map[string]time.Time // rooms this node gave away to spread the load, and when
 	draining bool
 	ctx      context.Context
 
@@ -118,8 +124,8 @@ func NewCoordinator(c *Conn, cfg CoordinatorConfig) *Coordinator {
 		cfg.MaxRooms = 1
 	}
 	return &Coordinator{c: c, cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1),
-		desired: map[string]desiredEntry{}, owners: map[string]string{}, seen: map[string]time.Time{}, nodes: map[string]NodeInfo{},
-		owned: map[string]*owned{}, due: map[string]time.Time{}}
+		desired: map[string]desiredEntry{}, owners: map[string]string{}, seen: map[string]time.Time{}, nodes: map[string]NodeInfo{}, nodeSeen: map[string]time.Time{},
+		owned: map[string]*owned{}, due: map[string]time.Time{}, moved: map[string]time.Time{}}
 }
 
 // Run coordinates until ctx ends; then it releases every room (a handover) and returns.
@@ -154,6 +160,7 @@ func (co *Coordinator) Run(ctx context.Context) error {
 			co.heartbeat(ctx)
 		case <-resync.C:
 			co.resyncOwners(ctx)
+			co.rebalance(ctx)
 		case <-tick.C:
 			co.reconcile(ctx)
 		case <-co.kick:
@@ -211,11 +218,13 @@ func (co *Coordinator) onNode(e jetstream.KeyValueEntry) {
 	defer co.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(co.nodes, id)
+		delete(co.nodeSeen, id)
 		return
 	}
 	var n NodeInfo
 	if json.Unmarshal(e.Value(), &n) == nil {
 		co.nodes[id] = n
+		co.nodeSeen[id] = time.Now()
 	}
 }
 
@@ -349,22 +358,31 @@ func (co *Coordinator) staleLocked(r string, now time.Time) bool {
 	return ok && now.Sub(at) > co.c.cfg.LeaseTTL*3/2
 }
 
+// liveNodesLocked lists the ingest nodes that can take a room: this one and every other whose
+// heartbeat is fresh, not draining and not full.
 func (co *Coordinator) liveNodesLocked() []string {
 	ids := []string{co.c.cfg.NodeID}
 	for id, n := range co.nodes {
-		if id != co.c.cfg.NodeID && n.Ingest && !n.Draining && len(n.Rooms) < n.MaxRooms {
+		if id != co.c.cfg.NodeID && co.nodeFreshLocked(id) && n.Ingest && !n.Draining && len(n.Rooms) < n.MaxRooms {
 			ids = append(ids, id)
 		}
 	}
 	return ids
 }
 
-// placementDelayLocked is 0 on the room's preferred node (rendezvous hashing over the ingest
-// nodes with room to spare), else a delay growing with this node's load, plus jitter: the
-// preferred node usually wins, and if it is gone the least loaded next.
-func (co *Coordinator) placementDelayLocked(r string, live []string) time.Duration {
+// nodeFreshLocked: a heartbeat seen within 1.5 TTL (they come every TTL/3). The nodes bucket
+// forgets a dead node's heartbeat after a TTL without telling watchers, so without this a dead
+// node would stay the preferred one for its rooms and every survivor would wait out the delay.
+func (co *Coordinator) nodeFreshLocked(id string) bool {
+	at, ok := co.nodeSeen[id]
+	return ok && time.Since(at) <= co.c.cfg.LeaseTTL*3/2
+}
+
+// PreferredNode is the room's rendezvous winner among the nodes (highest FNV-1a hash of node id,
+// a zero byte and room): the node that claims it at once.
+func PreferredNode(r string, nodes []string) string {
 	best, bestScore := "", uint64(0)
-	for _, id := range live {
+	for _, id := range nodes {
 		h := fnv.New64a()
 		h.Write([]byte(id))
 		h.Write([]byte{0})
@@ -373,7 +391,86 @@ func (co *Coordinator) placementDelayLocked(r string, live []string) time.Durati
 			best, bestScore = id, s
 		}
 	}
-	if best == co.c.cfg.NodeID {
+	return best
+}
+
+// rebalance moves one room a turn from this node, when it holds more than its fair share of the
+// cluster's rooms, to the node the room prefers, if that node holds less. Only a room waiting for
+// its creator to go live moves: it has no TikTok connection, so the move costs no event and no
+// sign call; live rooms stay where they are until their broadcast ends. This spreads the rooms
+// again after a node joins or comes back (placement alone only places new or orphaned rooms).
+func (co *Coordinator) rebalance(ctx context.Context) {
+	co.mu.Lock()
+	if co.draining || ctx.Err() != nil {
+		co.mu.Unlock()
+		return
+	}
+	counts := map[string]int{}
+	mine := 0
+	for _, o := range co.owned {
+		if !o.releasing {
+			mine++
+		}
+	}
+	counts[co.c.cfg.NodeID] = mine
+	for id, n := range co.nodes {
+		if id != co.c.cfg.NodeID && co.nodeFreshLocked(id) && n.Ingest && !n.Draining {
+			counts[id] = len(n.Rooms)
+		}
+	}
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	fair := (total + len(counts) - 1) / len(counts)
+	if len(counts) < 2 || mine <= fair {
+		co.mu.Unlock()
+		return
+	}
+	live := co.liveNodesLocked()
+	var move string
+	rooms := make([]string, 0, len(co.owned))
+	for r, o := range co.owned {
+		if !o.releasing {
+			rooms = append(rooms, r)
+		}
+	}
+	co.mu.Unlock()
+	slices.Sort(rooms)
+	now := time.Now()
+	for _, r := range rooms {
+		co.mu.Lock()
+		at, was := co.moved[r]
+		co.mu.Unlock()
+		if was && now.Sub(at) < rebalanceAgain {
+			continue // it came back (the other node did not take it): do not bounce it
+		}
+		st, ok := co.cfg.Manager.Status(r)
+		if !ok || st.State != room.StateWaitingForLive {
+			continue
+		}
+		if to := PreferredNode(r, live); to != co.c.cfg.NodeID && counts[to] < fair {
+			move = r
+			co.log.Info("cluster: moving an offline room to spread the load", "room", r, "to", to,
+				"rooms_here", mine, "fair_share", fair)
+			break
+		}
+	}
+	if move != "" {
+		co.mu.Lock()
+		co.moved[move] = now
+		maps.DeleteFunc(co.moved, func(_ string, at time.Time) bool { return now.Sub(at) > rebalanceAgain })
+		co.mu.Unlock()
+		co.release(move, ReasonHandover, false)
+		co.heartbeat(ctx)
+	}
+}
+
+// placementDelayLocked is 0 on the room's preferred node (rendezvous hashing over the ingest
+// nodes with room to spare), else a delay growing with this node's load, plus jitter: the
+// preferred node usually wins, and if it is gone the least loaded next.
+func (co *Coordinator) placementDelayLocked(r string, live []string) time.Duration {
+	if PreferredNode(r, live) == co.c.cfg.NodeID {
 		return 0
 	}
 	load := float64(len(co.owned)) / float64(co.cfg.MaxRooms)
