@@ -18,6 +18,10 @@ import (
 	"github.com/tiktok-live-server/tiktok-live-server/internal/room"
 )
 
+// clusterResumeCatchUp is how long a client's resume that is ahead of this node's archived log
+// waits for it: the archive trails the stream by milliseconds, a node that just restarted by more.
+const clusterResumeCatchUp = 3 * time.Second
+
 // clusterFlags are the cluster-mode flags; none given: a single node, as before.
 type clusterFlags struct {
 	natsURL       string

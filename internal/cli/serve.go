@@ -492,6 +492,7 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	}
 	var apiRooms httpapi.Rooms = rooms
 	var apiCluster httpapi.Cluster
+	var resumeCatchUp time.Duration
 	if node != nil {
 		if f.cl.gateway || f.cl.webhooks {
 			node.startArchiver(st, func() int { return st.Stats().Pending }, f.dataDir, log)
@@ -501,6 +502,7 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 		}
 		node.rooms, node.stopView = cluster.NewRooms(ctx, node.conn, f.maxRooms, quota)
 		apiRooms, apiCluster = node.rooms, node
+		resumeCatchUp = clusterResumeCatchUp
 	}
 	apiWebhooks := wh
 	if !webhooksHere {
@@ -517,7 +519,7 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 	}
 	api := httpapi.New(httpapi.Config{
 		Rooms: apiRooms, Manager: rooms, Cluster: apiCluster, Hub: h, Store: st, Webhooks: apiWebhooks, Resolver: client, Logger: log, Shutdown: stop, WriteTimeout: f.writeTimeout, ResponseWriteTimeout: f.responseTimeout, Version: Version(),
-		Web: web.Handler(), Demo: f.demo, Security: f.security(),
+		ResumeCatchUp: resumeCatchUp, Web: web.Handler(), Demo: f.demo, Security: f.security(),
 	})
 	srv := &http.Server{
 		Handler:           api.Handler(),

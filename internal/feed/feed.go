@@ -39,6 +39,12 @@ type Config struct {
 	// Writers is how many goroutines at most write the WebSocket clients' backlogs; 0 means one
 	// per CPU (GOMAXPROCS).
 	Writers int
+	// ResumeCatchUp is how long a resume past the end of this node's log (or in an epoch it has
+	// not seen yet) waits for the log to get there, once per request, before it answers
+	// recovered:false. 0 on a single node, where the log is the source; in cluster mode a node's
+	// log is archived from the cluster's stream and trails it by milliseconds, so a client that
+	// moves to another node can be ahead of it.
+	ResumeCatchUp time.Duration
 }
 
 // Server serves stream clients. Create it with New.

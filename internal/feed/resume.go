@@ -98,6 +98,37 @@ func clip(s string) string {
 	return s
 }
 
+// catchUpPoll is how often catchUp looks at the log's position.
+const catchUpPoll = 10 * time.Millisecond
+
+// catchUp waits, until the deadline, while the room's log is behind the client's position: in the
+// client's epoch but short of its seq, or in no epoch yet. A log in another epoch will not get
+// there by waiting.
+func (s *Server) catchUp(ctx context.Context, p Point, until time.Time) error {
+	var t *time.Timer
+	for {
+		now, err := s.cfg.Store.Position(ctx, p.Room)
+		if err != nil {
+			return err
+		}
+		behind := now.Epoch == "" || (now.Epoch == p.Since.Epoch && now.Seq < p.Since.Seq)
+		if !behind || !time.Now().Before(until) {
+			return nil
+		}
+		if t == nil {
+			t = time.NewTimer(catchUpPoll)
+			defer t.Stop()
+		} else {
+			t.Reset(catchUpPoll)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // replays is, per room, how far the replay went: live messages up to there were sent already.
 type replays map[string]event.Position
 
@@ -125,12 +156,19 @@ func (d replays) sent(m *hub.Message) bool {
 // seq that passes f, through send; it returns how far it went (zero when it sent no event). The
 // client's subscription is already live, so whatever is committed after the log is read arrives
 // through it; replays.sent drops the overlap.
-func (s *Server) replay(ctx context.Context, p Point, f hub.Filter, send func(*hub.Message) error) (event.Position, error) {
+//
+// until is the request's catch-up deadline (see Config.ResumeCatchUp).
+func (s *Server) replay(ctx context.Context, p Point, f hub.Filter, until time.Time, send func(*hub.Message) error) (event.Position, error) {
 	var now event.Position
 	var reason string
 	if s.cfg.Store == nil {
 		reason = event.ResumeNoStore
 	} else {
+		if s.cfg.ResumeCatchUp > 0 {
+			if err := s.catchUp(ctx, p, until); err != nil {
+				return event.Position{}, err
+			}
+		}
 		res, err := s.cfg.Store.Resumable(ctx, p.Room, p.Since)
 		if err != nil {
 			return event.Position{}, err
@@ -152,8 +190,14 @@ func (s *Server) replay(ctx context.Context, p Point, f hub.Filter, send func(*h
 	if err := send(&hub.Message{Room: p.Room, Type: event.TypeResume, Epoch: msg.Epoch, JSON: msg.JSON()}); err != nil {
 		return event.Position{}, err
 	}
-	if !msg.Data.Recovered || now.Seq == p.Since.Seq {
+	if !msg.Data.Recovered {
 		return event.Position{}, nil
+	}
+	if now.Seq == p.Since.Seq {
+		// Nothing to replay, but live messages queued since the subscription may still be ones
+		// the client had (committed before the log was read, or while a resume caught up):
+		// report the position so they are dropped.
+		return event.Position{Epoch: p.Since.Epoch, Seq: now.Seq}, nil
 	}
 	m := hub.Message{Room: p.Room, Epoch: p.Since.Epoch}
 	_, err := s.cfg.Store.Events(ctx, store.Query{Room: p.Room, Epoch: p.Since.Epoch, SinceSeq: p.Since.Seq, UntilSeq: now.Seq}, func(r *store.Row) error {

@@ -35,8 +35,9 @@ func (s *Server) SSE(w http.ResponseWriter, r *http.Request, transport string, r
 	}
 	ctx := r.Context()
 	var replayed replays
+	until := time.Now().Add(s.cfg.ResumeCatchUp)
 	for _, p := range req.Resume {
-		upTo, err := s.replay(ctx, p, req.Filter, func(m *hub.Message) error {
+		upTo, err := s.replay(ctx, p, req.Filter, until, func(m *hub.Message) error {
 			buf = pos.appendEvent(buf, m)
 			if len(buf) < 64<<10 {
 				return nil

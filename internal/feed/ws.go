@@ -82,8 +82,9 @@ func (c *wsWriter) start(req Request) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var frames []byte
+	until := time.Now().Add(c.s.cfg.ResumeCatchUp)
 	for _, p := range req.Resume {
-		upTo, err := c.s.replay(ctx, p, req.Filter, func(m *hub.Message) error {
+		upTo, err := c.s.replay(ctx, p, req.Filter, until, func(m *hub.Message) error {
 			frames = wsserver.AppendText(frames, m.JSON)
 			if len(frames) < 64<<10 {
 				return nil

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tiktok-live-server/tiktok-live-server/internal/capture"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/event"
@@ -116,6 +117,64 @@ func TestServer_ResumeWebSocket(t *testing.T) {
 	ahead := s.dial("/v1/ws?rooms=hosta&since=999999&epoch=" + epoch)
 	if r := ahead.await(t, event.TypeResume, "hosta", nil); testutil.Dig(r, "data", "recovered") != false {
 		t.Fatalf("since past the end: %v", r)
+	}
+}
+
+// TestServer_ResumeCatchUp: with ResumeCatchUp (cluster mode, where a node's log trails the
+// cluster's stream), a client that resumes from a position this log has not reached yet waits for
+// it and is recovered, with no gap and no duplicate; past the deadline it is told recovered:false
+// (ahead) as a single node would at once.
+func TestServer_ResumeCatchUp(t *testing.T) {
+	tests := []struct {
+		name      string
+		catchUp   time.Duration
+		ahead     uint64 // how far past the log's end the client resumes
+		more      int    // chats sent after the client is back
+		recovered bool
+	}{
+		{"the log gets there", 30 * time.Second, 3, 6, true},
+		{"it never does", 200 * time.Millisecond, 1000, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			leakcheck.Check(t)
+			s := newStackWith(t, stackOptions{}, stackHooks{config: func(c *Config) { c.ResumeCatchUp = tt.catchUp }})
+			s.connect("hosta")
+			first := s.dial("/v1/ws?rooms=hosta")
+			for i := range 5 {
+				s.fake.Inject("hosta", webcast.MethodChat, chatMsg(i, fmt.Sprint("before ", i)))
+			}
+			first.await(t, "chat", "hosta", map[string]any{"comment": "before 4"})
+			evs := first.events()
+			last := evs[len(evs)-1]
+			var lastSeq uint64
+			fmt.Sscan(fmt.Sprint(last["seq"]), &lastSeq)
+			epoch := last["epoch"].(string)
+			first.Conn.CloseNow()
+			<-first.Done()
+
+			since := lastSeq + tt.ahead
+			back := s.dial(fmt.Sprintf("/v1/ws?rooms=hosta&since=%d&epoch=%s", since, epoch))
+			for i := range tt.more {
+				s.fake.Inject("hosta", webcast.MethodChat, chatMsg(10+i, fmt.Sprint("after ", i)))
+			}
+			r := back.await(t, event.TypeResume, "hosta", nil)
+			if testutil.Dig(r, "data", "recovered") != tt.recovered {
+				t.Fatalf("resume %v, want recovered %v", r, tt.recovered)
+			}
+			if !tt.recovered {
+				if reason := testutil.Dig(r, "data", "reason"); reason != event.ResumeAhead {
+					t.Fatalf("resume reason %v, want %s", reason, event.ResumeAhead)
+				}
+				return
+			}
+			back.await(t, "chat", "hosta", map[string]any{"comment": fmt.Sprint("after ", tt.more-1)})
+			seqs := seqsOf(back.events(), "hosta")
+			if len(seqs) == 0 || seqs[0] != since+1 || !contiguous(seqs) || seqs[len(seqs)-1] != lastSeq+uint64(tt.more) {
+				t.Fatalf("resumed from %d (the log ended at %d): seqs %v, want %d ... %d with no gap or duplicate",
+					since, lastSeq, seqs, since+1, lastSeq+uint64(tt.more))
+			}
+		})
 	}
 }
 

@@ -76,6 +76,9 @@ type Config struct {
 	// is cut off, so it cannot hold the handler (and what it holds) forever. 0 =
 	// DefaultResponseWriteTimeout.
 	ResponseWriteTimeout time.Duration
+	// ResumeCatchUp: how long a resume ahead of this node's log waits for it (cluster mode, where
+	// the log is archived from the cluster's stream); 0 on a single node. See feed.Config.
+	ResumeCatchUp time.Duration
 	// ConnectWait bounds how long POST /connect waits for the first outcome; 0 = DefaultConnectWait.
 	ConnectWait time.Duration
 	// Version is the build's version, shown by /health and /healthz.
@@ -160,7 +163,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, started: time.Now(), maxBody: cfg.Security.MaxBodyBytes}
 	s.feed = feed.New(feed.Config{Hub: cfg.Hub, Store: cfg.Store, Logger: cfg.Logger, WriteTimeout: cfg.WriteTimeout,
-		SSEPing: cfg.SSEPing, Admit: s.admitStream, Refuse: writeError})
+		SSEPing: cfg.SSEPing, Admit: s.admitStream, Refuse: writeError, ResumeCatchUp: cfg.ResumeCatchUp})
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
