@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,7 +69,7 @@ func startClusterNodes(t *testing.T, fake *faketiktok.Server, n int, extra ...st
 			}
 			_ = cmd.Wait()
 			if t.Failed() {
-				t.Logf("%s stderr (tail):\n%s", id, tail(p.stderr.String(), 30))
+				t.Logf("%s stderr (tail):\n%s", id, tailLines(p.stderr.String(), 30))
 			}
 		})
 		go func() {
@@ -91,7 +92,7 @@ func startClusterNodes(t *testing.T, fake *faketiktok.Server, n int, extra ...st
 			}
 		case <-deadline:
 			for _, p := range nodes {
-				t.Logf("%s: %s", p.id, tail(p.stderr.String(), 20))
+				t.Logf("%s: %s", p.id, tailLines(p.stderr.String(), 20))
 			}
 			t.Fatal("the cluster nodes did not start")
 		}
@@ -396,13 +397,34 @@ func TestCluster_ThreeNodes(t *testing.T) {
 	}
 	victim.dead = true
 	_ = victim.cmd.Wait()
-	final := waitOwned(t, nodes, rooms, 30*time.Second)
-	t.Logf("kill -9 of %s: %d rooms taken over after %s (lease TTL 3s)", victim.id, len(lost), time.Since(killedAt).Round(time.Millisecond))
-	if os.Getenv("CLUSTER_DEBUG") != "" {
-		for _, p := range nodes {
-			if !p.dead {
-				t.Logf("%s:\n%s", p.id, tail(p.stderr.String(), 40))
+	// Two times: until every lost room's events flow again (a survivor archives new ones from
+	// the new owner), and until every node's status agrees on the new owners.
+	var survivor *clusterNodeProc
+	for _, p := range nodes {
+		if !p.dead {
+			survivor = p
+			break
+		}
+	}
+	atKill := map[string]int{}
+	for _, r := range lost {
+		atKill[r] = len(history(t, survivor, r))
+	}
+	testutil.Eventually(t, 30*time.Second, func() bool {
+		for _, r := range lost {
+			if len(history(t, survivor, r)) <= atKill[r]+2 {
+				return false
 			}
+		}
+		return true
+	}, "the lost rooms' events flowing again after the kill")
+	flowing := time.Since(killedAt)
+	final := waitOwned(t, nodes, rooms, 30*time.Second)
+	t.Logf("kill -9 of %s: %d rooms' events flowing again after %s, every node's status agreeing after %s (lease TTL 3s)",
+		victim.id, len(lost), flowing.Round(time.Millisecond), time.Since(killedAt).Round(time.Millisecond))
+	if dir := os.Getenv("CLUSTER_DEBUG_DIR"); dir != "" { // every node's whole log, to read a slow takeover
+		for _, p := range nodes {
+			_ = os.WriteFile(filepath.Join(dir, p.id+".log"), []byte(p.stderr.String()), 0o600)
 		}
 	}
 	for _, r := range lost {

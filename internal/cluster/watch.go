@@ -43,8 +43,24 @@ func (g goneEntry) Operation() jetstream.KeyValueOp { return jetstream.KeyValueP
 // and a key known before that is no longer there comes to on as a purge: a lease that expired
 // while NATS was unreachable leaves nothing to see, and a node that kept it would never claim
 // the room again.
+//
+// The lease and heartbeat buckets are written every TTL/3 while anything lives in them, so a
+// watcher of theirs that hears nothing for a TTL while it knows keys is stalled: the stream lost
+// the server that led it and the client's consumer has not noticed yet (it took about 15 s after
+// a kill -9). Then every watcher of the connection is reopened, as after a reconnect: the other
+// buckets are likely led by the same lost server.
 func (c *Conn) followKV(ctx context.Context, kv jetstream.KeyValue, on func(jetstream.KeyValueEntry), synced func()) {
 	known := map[string]bool{}
+	var stall time.Duration
+	if b := kv.Bucket(); b == bucketOwner || b == bucketNodes {
+		stall = c.cfg.LeaseTTL
+	}
+	quiet := time.NewTimer(time.Hour) // Reset drops a stale tick (Go 1.23 timers)
+	defer quiet.Stop()
+	var quietC <-chan time.Time // nil, never ready, for buckets without steady writes
+	if stall > 0 {
+		quietC = quiet.C
+	}
 	for ctx.Err() == nil {
 		reconn := c.reconnected()
 		w, err := kv.WatchAll(ctx)
@@ -58,6 +74,12 @@ func (c *Conn) followKV(ctx context.Context, kv jetstream.KeyValue, on func(jets
 			continue
 		}
 		seen, initial := map[string]bool{}, true
+		heard := func() {
+			if stall > 0 {
+				quiet.Reset(stall)
+			}
+		}
+		heard()
 	read:
 		for {
 			select {
@@ -65,10 +87,18 @@ func (c *Conn) followKV(ctx context.Context, kv jetstream.KeyValue, on func(jets
 				break read
 			case <-reconn:
 				break read
+			case <-quietC:
+				if len(known) > 0 {
+					c.log.Info("cluster: a bucket's watcher heard nothing for a lease TTL; reopening the watchers", "bucket", kv.Bucket())
+					c.onReconnect() // reopens this one too
+					break read
+				}
+				heard()
 			case e, ok := <-w.Updates():
 				if !ok {
 					break read
 				}
+				heard()
 				if e == nil {
 					if initial {
 						initial = false
