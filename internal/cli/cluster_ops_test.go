@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tiktok-live-server/tiktok-live-server/internal/cluster"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/cluster/clustertest"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
@@ -26,6 +26,13 @@ import (
 // startChildLogged is startChild that also keeps the child's stderr and logs its tail when the
 // test fails.
 func startChildLogged(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd, base, _ := startChildWithLog(t, args...)
+	return cmd, base
+}
+
+// startChildWithLog is startChildLogged that also returns the child's stderr as it grows.
+func startChildWithLog(t *testing.T, args ...string) (*exec.Cmd, string, *testutil.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append(args, "0")...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
@@ -59,11 +66,11 @@ func startChildLogged(t *testing.T, args ...string) (*exec.Cmd, string) {
 	}()
 	select {
 	case base := <-lines:
-		return cmd, base
+		return cmd, base, stderr
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the child server did not start; stderr %s", stderr.String())
 	}
-	return nil, ""
+	return nil, "", nil
 }
 
 // tailLines is the last n lines of s.
@@ -242,22 +249,6 @@ func startClusterNodesEach(t *testing.T, fake *faketiktok.Server, extra [][]stri
 	return nodes
 }
 
-// preferredNode is the node a room's placement prefers among ids (the coordinator's rendezvous
-// hash), so a test can pick rooms that likely land away from one node. Nothing is asserted on it.
-func preferredNode(room string, ids ...string) string {
-	best, bestScore := "", uint64(0)
-	for _, id := range ids {
-		h := fnv.New64a()
-		h.Write([]byte(id))
-		h.Write([]byte{0})
-		h.Write([]byte(room))
-		if s := h.Sum64(); best == "" || s > bestScore {
-			best, bestScore = id, s
-		}
-	}
-	return best
-}
-
 // errorCode is the status and JSON error code of GET url.
 func errorCode(t *testing.T, url string) (int, string) {
 	t.Helper()
@@ -315,7 +306,7 @@ func TestCluster_WebhooksOnce(t *testing.T) {
 	// Two rooms the placement likely puts on node2 and node3, put through a node without webhooks.
 	var rooms []string
 	for _, r := range []string{"hookhost", "gifty", "sharer", "follower", "streamer", "hostess", "caster", "livey"} {
-		if len(rooms) < 2 && preferredNode(r, "node1", "node2", "node3") != hooks.id {
+		if len(rooms) < 2 && cluster.PreferredNode(r, []string{"node1", "node2", "node3"}) != hooks.id {
 			rooms = append(rooms, r)
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiktok-live-server/tiktok-live-server/internal/cluster/clustertest"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/faketiktok"
 	"github.com/tiktok-live-server/tiktok-live-server/internal/testutil"
 )
@@ -29,75 +28,15 @@ type clusterNodeProc struct {
 }
 
 // startClusterNodes runs n server processes, each with an embedded NATS member routed to the
-// others, all pointed at fake. They start at once: JetStream needs a quorum before any is ready.
+// others, all pointed at fake, with the same extra flags. They start at once: JetStream needs a
+// quorum before any is ready.
 func startClusterNodes(t *testing.T, fake *faketiktok.Server, n int, extra ...string) []*clusterNodeProc {
 	t.Helper()
-	u := fake.URLs()
-	routes := clustertest.FreePorts(t, n)
-	clients := clustertest.FreePorts(t, n)
-	nodes := make([]*clusterNodeProc, n)
-	lines := make(chan [2]string, n)
-	for i := range n {
-		var others []string
-		for j, p := range routes {
-			if j != i {
-				others = append(others, fmt.Sprintf("127.0.0.1:%d", p))
-			}
-		}
-		id := fmt.Sprintf("node%d", i+1)
-		args := append([]string{"--listen", "127.0.0.1", "--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
-			"--sign-quota", "0", "--log-level", "info", "--data-dir", t.TempDir(), "--max-rooms", "20",
-			"--nats-embedded", "--nats-listen", fmt.Sprintf("127.0.0.1:%d", clients[i]),
-			"--nats-cluster-listen", fmt.Sprintf("127.0.0.1:%d", routes[i]), "--nats-routes", strings.Join(others, ","),
-			"--node-id", id, "--lease-ttl", "3s", "--shutdown-timeout", "5s"}, extra...)
-		cmd := exec.Command(os.Args[0], append(args, "0")...)
-		cmd.Env = append(os.Environ(), childEnv+"=1")
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := &clusterNodeProc{id: id, cmd: cmd, stderr: &testutil.SyncBuffer{}}
-		cmd.Stderr = p.stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		nodes[i] = p
-		t.Cleanup(func() {
-			if !p.dead {
-				_ = cmd.Process.Signal(syscall.SIGCONT)
-				_ = cmd.Process.Kill()
-			}
-			_ = cmd.Wait()
-			if t.Failed() {
-				t.Logf("%s stderr (tail):\n%s", id, tailLines(p.stderr.String(), 30))
-			}
-		})
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
-					lines <- [2]string{id, m[1]}
-				}
-			}
-		}()
+	each := make([][]string, n)
+	for i := range each {
+		each[i] = extra
 	}
-	deadline := time.After(60 * time.Second)
-	for range n {
-		select {
-		case l := <-lines:
-			for _, p := range nodes {
-				if p.id == l[0] {
-					p.base = l[1]
-				}
-			}
-		case <-deadline:
-			for _, p := range nodes {
-				t.Logf("%s: %s", p.id, tailLines(p.stderr.String(), 20))
-			}
-			t.Fatal("the cluster nodes did not start")
-		}
-	}
-	return nodes
+	return startClusterNodesEach(t, fake, each)
 }
 
 // tryJSON is GET url decoded; ok false if the node did not answer 200.

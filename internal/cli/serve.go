@@ -403,6 +403,14 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 		defer node.close()
 	}
 	webhooksHere := node == nil || f.cl.webhooks
+	var webhooksRole *cluster.Lease
+	if node != nil && f.cl.webhooks {
+		// One webhooks node at a time; a second would send every webhook again.
+		if webhooksRole, err = node.conn.ClaimRole(ctx, cluster.RoleWebhooks, 2*f.cl.leaseTTL); err != nil {
+			ln.Close()
+			return fmt.Errorf("--role webhooks: %w", err)
+		}
+	}
 	// The webhooks' queue sits beside the event log (in memory without a data directory). It
 	// follows the committed log by a cursor of its own; the store's Deliver only wakes it.
 	whPath := ""
@@ -454,6 +462,14 @@ func serve(ctx context.Context, f *serveFlags, port int, sio IO, log *slog.Logge
 			wh.Run(whCtx)
 		}
 	}()
+	if webhooksRole != nil {
+		roleDone := make(chan struct{})
+		go func() {
+			defer close(roleDone)
+			node.conn.HoldRole(whCtx, webhooksRole, func(string) { cancelWh() })
+		}()
+		defer func() { cancelWh(); <-roleDone }()
+	}
 	defer func() { // on an early return; after the shutdown's wait it returns at once
 		cancelWh()
 		select {

@@ -21,6 +21,7 @@ const (
 	bucketOwner   = "rooms_owner"
 	bucketNodes   = "nodes"
 	bucketState   = "room_state"
+	bucketRoles   = "roles"
 )
 
 // Defaults for Config.
@@ -38,7 +39,7 @@ type Config struct {
 	Logger   *slog.Logger
 }
 
-// Conn is a node's connection to the cluster: the event stream and the four buckets.
+// Conn is a node's connection to the cluster: the event stream and the buckets.
 type Conn struct {
 	cfg     Config
 	nc      *nats.Conn
@@ -48,6 +49,7 @@ type Conn struct {
 	owners  jetstream.KeyValue
 	nodes   jetstream.KeyValue
 	state   jetstream.KeyValue
+	roles   jetstream.KeyValue // leases of roles one node at a time may have (ClaimRole)
 	log     *slog.Logger
 
 	reconnMu sync.Mutex
@@ -129,6 +131,11 @@ func (c *Conn) setup(ctx context.Context) error {
 		{"bucket " + bucketNodes, func(ctx context.Context) (err error) {
 			c.nodes, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 				Bucket: bucketNodes, History: 1, TTL: ttl, Replicas: c.cfg.Replicas, Storage: jetstream.FileStorage})
+			return err
+		}},
+		{"bucket " + bucketRoles, func(ctx context.Context) (err error) {
+			c.roles, err = c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+				Bucket: bucketRoles, History: 1, TTL: ttl, Replicas: c.cfg.Replicas, Storage: jetstream.FileStorage})
 			return err
 		}},
 		{"bucket " + bucketState, func(ctx context.Context) (err error) {

@@ -30,8 +30,11 @@ type Owner struct {
 // Lease is a node's hold on one room; Rev is the KV revision of the last write, the lease's
 // identity (strictly increasing per bucket, so a later owner always has a greater one).
 type Lease struct {
-	Room string
+	Room string // the room, or the role (ClaimRole)
 	ID   uint64 // the winning Create's revision: constant for the lease's life
+
+	kv  jetstream.KeyValue // where it lives: the rooms' or the roles' bucket
+	key string
 
 	mu      sync.Mutex
 	rev     uint64
@@ -41,16 +44,20 @@ type Lease struct {
 
 // Claim takes the room's lease if nobody holds it (ErrHeld otherwise).
 func (c *Conn) Claim(ctx context.Context, room string) (*Lease, error) {
+	return c.create(ctx, c.owners, roomKey(room), room)
+}
+
+func (c *Conn) create(ctx context.Context, kv jetstream.KeyValue, key, name string) (*Lease, error) {
 	val, _ := json.Marshal(Owner{Node: c.cfg.NodeID, Since: time.Now().UTC()})
 	sent := time.Now()
-	rev, err := c.owners.Create(ctx, roomKey(room), val)
+	rev, err := kv.Create(ctx, key, val)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, ErrHeld
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cluster: claim %s: %w", room, err)
+		return nil, fmt.Errorf("cluster: claim %s: %w", name, err)
 	}
-	return &Lease{Room: room, ID: rev, rev: rev, renewed: sent, value: val}, nil
+	return &Lease{Room: name, ID: rev, kv: kv, key: key, rev: rev, renewed: sent, value: val}, nil
 }
 
 // Renew extends the lease by one TTL. ErrLost: someone else holds it or it expired.
@@ -59,7 +66,7 @@ func (c *Conn) Renew(ctx context.Context, l *Lease) error {
 	rev, val := l.rev, l.value
 	l.mu.Unlock()
 	sent := time.Now()
-	next, err := c.owners.Update(ctx, roomKey(l.Room), val, rev)
+	next, err := l.kv.Update(ctx, l.key, val, rev)
 	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) || isWrongLast(err) {
 		return fmt.Errorf("%w: %s: %v", ErrLost, l.Room, err)
 	}
@@ -78,7 +85,7 @@ func (c *Conn) Release(ctx context.Context, l *Lease) error {
 	l.mu.Lock()
 	rev := l.rev
 	l.mu.Unlock()
-	err := c.owners.Delete(ctx, roomKey(l.Room), jetstream.LastRevision(rev))
+	err := l.kv.Delete(ctx, l.key, jetstream.LastRevision(rev))
 	if err != nil && !isWrongLast(err) && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("cluster: release %s: %w", l.Room, err)
 	}
