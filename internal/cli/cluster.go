@@ -189,7 +189,7 @@ func (n *clusterNode) delivered(m *event.Encoded) {
 func (n *clusterNode) startCoordinator(mgr *room.Manager, maxRooms int, quota *room.Quota, log *slog.Logger) {
 	n.coord = cluster.NewCoordinator(n.conn, cluster.CoordinatorConfig{
 		Manager: mgr, Log: n.log, MaxRooms: maxRooms, Gateway: n.f.gateway, Version: Version(), Logger: log,
-		CanSign: func() bool { return quota.Remaining() != 0 },
+		SignBudget: func() int { return int(quota.Remaining()) }, // -1: unlimited
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	n.coordCancel = cancel

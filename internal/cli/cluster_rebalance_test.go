@@ -128,3 +128,40 @@ func waitStates(t *testing.T, p *clusterNodeProc, rooms []string, state, node st
 		t.Fatalf("rooms %v not all %s on %s within %s: %+v", rooms, state, node, d, seen)
 	}
 }
+
+// TestCluster_SignBudgetPlacement: a node whose sign quota is spent claims no more rooms, so the
+// rooms it would have been given go to a node with budget and connect at once, instead of waiting
+// a minute for the first node's quota.
+func TestCluster_SignBudgetPlacement(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs server processes")
+	}
+	fake, err := faketiktok.Start(context.Background(), faketiktok.Options{Default: faketiktok.StreamConfig{Rate: 5, HistorySize: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	// node1 may sign once a minute; node2 without a limit.
+	nodes := startClusterNodesEach(t, fake, [][]string{{"--sign-quota", "1"}, {}})
+	// Three rooms node1 would be preferred for, so without the budget it would take them all
+	// and two would wait for its quota.
+	var rooms []string
+	for i := 0; len(rooms) < 3; i++ {
+		if r := fmt.Sprintf("budget%d", i); cluster.PreferredNode(r, []string{"node1", "node2"}) == "node1" {
+			rooms = append(rooms, r)
+		}
+	}
+	for _, r := range rooms {
+		putRoom(t, nodes[0], r)
+	}
+	owners := waitOwned(t, nodes, rooms, 30*time.Second)
+	on1 := 0
+	for _, r := range rooms {
+		if owners[r] == "node1" {
+			on1++
+		}
+	}
+	if on1 != 1 {
+		t.Fatalf("owners %v: node1, with budget for one sign, owns %d rooms", owners, on1)
+	}
+}

@@ -70,10 +70,11 @@ type CoordinatorConfig struct {
 	MaxRooms int  // rooms this node takes at most
 	Gateway  bool // for the heartbeat
 	Version  string
-	// CanSign, if set, says whether the node's sign budget allows another room now; a node out
-	// of budget claims nothing and others take the rooms.
-	CanSign func() bool
-	Logger  *slog.Logger
+	// SignBudget, if set, is how many more rooms the node's sign quota lets it connect now
+	// (negative: no limit). A node claims no more than that in one pass, so a node out of
+	// budget claims nothing and others take the rooms instead of waiting for its quota.
+	SignBudget func() int
+	Logger     *slog.Logger
 }
 
 // Coordinator is the ingest role: it claims desired rooms (one owner cluster-wide), runs them in
@@ -112,6 +113,7 @@ type owned struct {
 	desired   desiredEntry
 	state     []byte // last written room_state
 	stateAt   time.Time
+	claimedAt time.Time
 	releasing bool
 }
 
@@ -340,8 +342,15 @@ func (co *Coordinator) reconcile(ctx context.Context) {
 		co.mu.Unlock()
 		_, _, _ = co.cfg.Manager.Start(r, room.StartOptions{Watch: &opts}) // a running room takes new options
 	}
-	for _, r := range claim {
-		if co.cfg.CanSign != nil && !co.cfg.CanSign() {
+	budget := -1
+	if co.cfg.SignBudget != nil && len(claim) > 0 {
+		if budget = co.cfg.SignBudget(); budget >= 0 {
+			budget = max(budget-co.unsignedClaims(), 0)
+		}
+	}
+	for i, r := range claim {
+		if budget >= 0 && i >= budget {
+			// Not claimed: back to waiting, so another node with budget gets it first.
 			break
 		}
 		co.claim(ctx, r)
@@ -360,6 +369,28 @@ func (co *Coordinator) staleLocked(r string, now time.Time) bool {
 
 // liveNodesLocked lists the ingest nodes that can take a room: this one and every other whose
 // heartbeat is fresh, not draining and not full.
+// unsignedClaims counts rooms claimed in the last 2 s that are still connecting: their sign
+// token may not be taken yet (it is taken right before the sign call, after the live check), so
+// the quota does not show them. Counting one that took it already errs on the side of claiming
+// less, which other nodes make up for.
+func (co *Coordinator) unsignedClaims() int {
+	co.mu.Lock()
+	var recent []string
+	for r, o := range co.owned {
+		if !o.releasing && time.Since(o.claimedAt) < 2*time.Second {
+			recent = append(recent, r)
+		}
+	}
+	co.mu.Unlock()
+	n := 0
+	for _, r := range recent {
+		if st, ok := co.cfg.Manager.Status(r); ok && st.State == room.StateConnecting {
+			n++
+		}
+	}
+	return n
+}
+
 func (co *Coordinator) liveNodesLocked() []string {
 	ids := []string{co.c.cfg.NodeID}
 	for id, n := range co.nodes {
@@ -505,7 +536,7 @@ func (co *Coordinator) claim(ctx context.Context, r string) {
 		return
 	}
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	o := &owned{lease: l, chain: ch, cancel: cancel, desired: d}
+	o := &owned{lease: l, chain: ch, cancel: cancel, desired: d, claimedAt: time.Now()}
 	co.owned[r] = o
 	co.owners[r] = co.c.cfg.NodeID
 	co.seen[r] = time.Now()
