@@ -102,6 +102,15 @@ func readyz(base string) (int, string) {
 	return resp.StatusCode, body.Code
 }
 
+// natsNodeArgs are the flags of a server process that joins the NATS at natsURL as node id,
+// pointed at fake, with a 3 s lease; extra flags come last (a flag given twice: the last wins).
+func natsNodeArgs(t *testing.T, fake *faketiktok.Server, natsURL, id string, extra ...string) []string {
+	u := fake.URLs()
+	return append([]string{"--listen", "127.0.0.1", "--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
+		"--sign-quota", "0", "--log-level", "info", "--data-dir", t.TempDir(), "--max-rooms", "20",
+		"--nats-url", natsURL, "--node-id", id, "--lease-ttl", "3s", "--shutdown-timeout", "5s"}, extra...)
+}
+
 // TestCluster_ReadyzFollowsNATS: a node's /readyz follows its NATS connection, and after NATS
 // comes back the node works again by itself: a room put then is claimed, connects and its events
 // are stored.
@@ -115,10 +124,7 @@ func TestCluster_ReadyzFollowsNATS(t *testing.T) {
 	}
 	defer fake.Close()
 	nats := clustertest.Start(t, 1)
-	u := fake.URLs()
-	_, base := startChildLogged(t, "--listen", "127.0.0.1", "--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
-		"--sign-quota", "0", "--log-level", "info", "--data-dir", t.TempDir(), "--max-rooms", "5",
-		"--nats-url", nats.URLs()[0], "--node-id", "solo", "--lease-ttl", "3s", "--shutdown-timeout", "5s")
+	_, base := startChildLogged(t, natsNodeArgs(t, fake, nats.URLs()[0], "solo", "--max-rooms", "5")...)
 	solo := &clusterNodeProc{id: "solo", base: base}
 
 	waitReady := func(wantStatus int, wantCode, when string) {

@@ -25,11 +25,8 @@ func TestCluster_RebalanceOnJoin(t *testing.T) {
 	}
 	defer fake.Close()
 	nats := clustertest.Start(t, 1)
-	u := fake.URLs()
 	start := func(id string) *clusterNodeProc {
-		cmd, base := startChildLogged(t, "--listen", "127.0.0.1", "--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
-			"--sign-quota", "0", "--log-level", "info", "--data-dir", t.TempDir(), "--max-rooms", "20",
-			"--nats-url", nats.URLs()[0], "--node-id", id, "--lease-ttl", "3s", "--shutdown-timeout", "5s")
+		cmd, base := startChildLogged(t, natsNodeArgs(t, fake, nats.URLs()[0], id)...)
 		return &clusterNodeProc{id: id, cmd: cmd, base: base}
 	}
 	first := start("first")

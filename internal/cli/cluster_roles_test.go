@@ -28,11 +28,8 @@ func TestCluster_WebhooksRoleExclusive(t *testing.T) {
 	}
 	defer fake.Close()
 	nats := clustertest.Start(t, 1)
-	u := fake.URLs()
 	args := func(id string) []string {
-		return []string{"--listen", "127.0.0.1", "--sign-url", u.Sign, "--tiktok-web-url", u.Web, "--tiktok-webcast-url", u.Webcast,
-			"--sign-quota", "0", "--log-level", "info", "--data-dir", t.TempDir(), "--role", "ingest,gateway,webhooks",
-			"--nats-url", nats.URLs()[0], "--node-id", id, "--lease-ttl", "3s", "--shutdown-timeout", "5s"}
+		return natsNodeArgs(t, fake, nats.URLs()[0], id, "--role", "ingest,gateway,webhooks")
 	}
 	first, base := startChildLogged(t, args("hooks1")...)
 
