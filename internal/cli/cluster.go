@@ -261,6 +261,9 @@ func (n *clusterNode) Info(ctx context.Context) any {
 	if n.rooms != nil {
 		info["owners"] = n.rooms.Owners()
 	}
+	if holder, err := n.conn.RoleHolder(ctx, cluster.RoleWebhooks); err == nil {
+		info["webhooksNode"] = holder // "" while no node sends webhooks
+	}
 	if n.coord != nil {
 		info["owned"], info["draining"] = n.coord.Owned(), n.coord.Draining()
 		info["log"] = n.log.Stats()

@@ -32,6 +32,12 @@ func TestCluster_WebhooksRoleExclusive(t *testing.T) {
 		return natsNodeArgs(t, fake, nats.URLs()[0], id, "--role", "ingest,gateway,webhooks")
 	}
 	first, base := startChildLogged(t, args("hooks1")...)
+	var info struct {
+		WebhooksNode string `json:"webhooksNode"`
+	}
+	if !tryJSON(base+"/v1/cluster", &info) || info.WebhooksNode != "hooks1" {
+		t.Fatalf("GET /v1/cluster: webhooksNode %q, want hooks1", info.WebhooksNode)
+	}
 
 	// A second webhooks node: refused once it has waited 2 TTL for the hold to go.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -108,3 +108,19 @@ func (c *Conn) HoldRole(ctx context.Context, l *Lease, lost func(holder string))
 		}
 	}
 }
+
+// RoleHolder is the node that holds role now ("" when none).
+func (c *Conn) RoleHolder(ctx context.Context, role string) (string, error) {
+	e, err := c.roles.Get(ctx, "role."+role)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var o Owner
+	if err := json.Unmarshal(e.Value(), &o); err != nil {
+		return "", fmt.Errorf("cluster: role %s: %w", role, err)
+	}
+	return o.Node, nil
+}
