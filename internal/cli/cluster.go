@@ -261,9 +261,7 @@ func (n *clusterNode) Info(ctx context.Context) any {
 	if n.rooms != nil {
 		info["owners"] = n.rooms.Owners()
 	}
-	if holder, err := n.conn.RoleHolder(ctx, cluster.RoleWebhooks); err == nil {
-		info["webhooksNode"] = holder // "" while no node sends webhooks
-	}
+	info["webhooksNode"] = n.WebhooksNode(ctx) // "" while no node sends webhooks
 	if n.coord != nil {
 		info["owned"], info["draining"] = n.coord.Owned(), n.coord.Draining()
 		info["log"] = n.log.Stats()
@@ -272,6 +270,14 @@ func (n *clusterNode) Info(ctx context.Context) any {
 		info["archive"] = a.Stats()
 	}
 	return info
+}
+
+// WebhooksNode is the node holding the webhooks role ("" when none, or NATS cannot say).
+func (n *clusterNode) WebhooksNode(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	holder, _ := n.conn.RoleHolder(ctx, cluster.RoleWebhooks)
+	return holder
 }
 
 // Drain hands this node's rooms over and stops it claiming (POST /v1/cluster/drain).

@@ -294,9 +294,12 @@ func TestCluster_WebhooksOnce(t *testing.T) {
 			t.Fatalf("GET /v1/webhooks on %s (no webhooks role): %d %q, want 503 no_webhooks", p.id, status, code)
 		}
 		// Nor can an endpoint be made there: it would never be served.
-		var refused struct{ Code string }
+		var refused struct{ Code, Error string }
 		if code := api(t, http.MethodPost, p.base+"/v1/webhooks", `{"url":"`+srv.URL+`/hook"}`, &refused); code != http.StatusServiceUnavailable || refused.Code != "no_webhooks" {
 			t.Fatalf("POST /v1/webhooks on %s (no webhooks role): %d %q, want 503 no_webhooks", p.id, code, refused.Code)
+		}
+		if !strings.Contains(refused.Error, "node "+hooks.id+" sends the webhooks") {
+			t.Fatalf("the refusal on %s does not name the webhooks node: %q", p.id, refused.Error)
 		}
 	}
 	var ep struct{ ID, Secret string }

@@ -55,6 +55,9 @@ type Cluster interface {
 	Info(ctx context.Context) any
 	// Drain hands this node's rooms to others and stops it claiming more.
 	Drain(ctx context.Context) error
+	// WebhooksNode is the node that sends the webhooks ("" when none does), named to clients of
+	// a node without the role.
+	WebhooksNode(ctx context.Context) string
 }
 
 // Config wires a Server.

@@ -42,7 +42,14 @@ type webhookView struct {
 func (s *Server) needWebhooks(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Webhooks == nil {
-			writeError(w, http.StatusServiceUnavailable, "no_webhooks", "this server runs without webhooks")
+			msg := "this server runs without webhooks"
+			if s.cfg.Cluster != nil {
+				msg = "this node has no webhooks role (--role ...,webhooks, one node of the cluster)"
+				if n := s.cfg.Cluster.WebhooksNode(r.Context()); n != "" {
+					msg += "; node " + n + " sends the webhooks: manage them there"
+				}
+			}
+			writeError(w, http.StatusServiceUnavailable, "no_webhooks", msg)
 			return
 		}
 		h(w, r)
