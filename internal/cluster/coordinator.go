@@ -364,11 +364,9 @@ func (co *Coordinator) reconcile(ctx context.Context) {
 // the lease still exists.
 func (co *Coordinator) staleLocked(r string, now time.Time) bool {
 	at, ok := co.seen[r]
-	return ok && now.Sub(at) > co.c.cfg.LeaseTTL*3/2
+	return ok && renewalsMissed(at, now, co.c.cfg.LeaseTTL)
 }
 
-// liveNodesLocked lists the ingest nodes that can take a room: this one and every other whose
-// heartbeat is fresh, not draining and not full.
 // unsignedClaims counts rooms claimed in the last 2 s that are still connecting: their sign
 // token may not be taken yet (it is taken right before the sign call, after the live check), so
 // the quota does not show them. Counting one that took it already errs on the side of claiming
@@ -391,6 +389,8 @@ func (co *Coordinator) unsignedClaims() int {
 	return n
 }
 
+// liveNodesLocked lists the ingest nodes that can take a room: this one and every other whose
+// heartbeat is fresh, not draining and not full.
 func (co *Coordinator) liveNodesLocked() []string {
 	ids := []string{co.c.cfg.NodeID}
 	for id, n := range co.nodes {
@@ -406,7 +406,7 @@ func (co *Coordinator) liveNodesLocked() []string {
 // node would stay the preferred one for its rooms and every survivor would wait out the delay.
 func (co *Coordinator) nodeFreshLocked(id string) bool {
 	at, ok := co.nodeSeen[id]
-	return ok && time.Since(at) <= co.c.cfg.LeaseTTL*3/2
+	return ok && !renewalsMissed(at, time.Now(), co.c.cfg.LeaseTTL)
 }
 
 // PreferredNode is the room's rendezvous winner among the nodes (highest FNV-1a hash of node id,
@@ -436,14 +436,18 @@ func (co *Coordinator) rebalance(ctx context.Context) {
 		co.mu.Unlock()
 		return
 	}
-	counts := map[string]int{}
-	mine := 0
-	for _, o := range co.owned {
-		if !o.releasing {
-			mine++
+	now := time.Now()
+	var mine, movable []string // owned rooms; those not moved here lately (they came back: no bouncing)
+	for r, o := range co.owned {
+		if o.releasing {
+			continue
+		}
+		mine = append(mine, r)
+		if at, was := co.moved[r]; !was || now.Sub(at) >= rebalanceAgain {
+			movable = append(movable, r)
 		}
 	}
-	counts[co.c.cfg.NodeID] = mine
+	counts := map[string]int{co.c.cfg.NodeID: len(mine)}
 	for id, n := range co.nodes {
 		if id != co.c.cfg.NodeID && co.nodeFreshLocked(id) && n.Ingest && !n.Draining {
 			counts[id] = len(n.Rooms)
@@ -454,28 +458,15 @@ func (co *Coordinator) rebalance(ctx context.Context) {
 		total += c
 	}
 	fair := (total + len(counts) - 1) / len(counts)
-	if len(counts) < 2 || mine <= fair {
+	if len(counts) < 2 || len(mine) <= fair {
 		co.mu.Unlock()
 		return
 	}
 	live := co.liveNodesLocked()
-	var move string
-	rooms := make([]string, 0, len(co.owned))
-	for r, o := range co.owned {
-		if !o.releasing {
-			rooms = append(rooms, r)
-		}
-	}
 	co.mu.Unlock()
-	slices.Sort(rooms)
-	now := time.Now()
-	for _, r := range rooms {
-		co.mu.Lock()
-		at, was := co.moved[r]
-		co.mu.Unlock()
-		if was && now.Sub(at) < rebalanceAgain {
-			continue // it came back (the other node did not take it): do not bounce it
-		}
+	slices.Sort(movable)
+	var move string
+	for _, r := range movable {
 		st, ok := co.cfg.Manager.Status(r)
 		if !ok || st.State != room.StateWaitingForLive {
 			continue
@@ -483,7 +474,7 @@ func (co *Coordinator) rebalance(ctx context.Context) {
 		if to := PreferredNode(r, live); to != co.c.cfg.NodeID && counts[to] < fair {
 			move = r
 			co.log.Info("cluster: moving an offline room to spread the load", "room", r, "to", to,
-				"rooms_here", mine, "fair_share", fair)
+				"rooms_here", len(mine), "fair_share", fair)
 			break
 		}
 	}

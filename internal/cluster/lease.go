@@ -47,15 +47,28 @@ func (c *Conn) Claim(ctx context.Context, room string) (*Lease, error) {
 	return c.create(ctx, c.owners, roomKey(room), room)
 }
 
+// create takes a lease on key in kv if nobody holds it (ErrHeld otherwise); name is what it is
+// of, for errors and logs.
 func (c *Conn) create(ctx context.Context, kv jetstream.KeyValue, key, name string) (*Lease, error) {
+	return c.write(kv, key, name, func(val []byte) (uint64, error) {
+		rev, err := kv.Create(ctx, key, val)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, ErrHeld
+		}
+		if err != nil {
+			return 0, fmt.Errorf("cluster: claim %s: %w", name, err)
+		}
+		return rev, nil
+	})
+}
+
+// write puts this node's lease value with put and returns the lease its revision starts.
+func (c *Conn) write(kv jetstream.KeyValue, key, name string, put func(val []byte) (uint64, error)) (*Lease, error) {
 	val, _ := json.Marshal(Owner{Node: c.cfg.NodeID, Since: time.Now().UTC()})
 	sent := time.Now()
-	rev, err := kv.Create(ctx, key, val)
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, ErrHeld
-	}
+	rev, err := put(val)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: claim %s: %w", name, err)
+		return nil, err
 	}
 	return &Lease{Room: name, ID: rev, kv: kv, key: key, rev: rev, renewed: sent, value: val}, nil
 }
@@ -102,7 +115,12 @@ func (l *Lease) Valid(ttl time.Duration) bool {
 
 // OwnerOf reads the room's lease: the owner and the lease revision; ok false when none.
 func (c *Conn) OwnerOf(ctx context.Context, room string) (Owner, uint64, bool, error) {
-	e, err := c.owners.Get(ctx, roomKey(room))
+	return readOwner(ctx, c.owners, roomKey(room), room)
+}
+
+// readOwner reads the lease on key in kv: its holder and revision; ok false when none.
+func readOwner(ctx context.Context, kv jetstream.KeyValue, key, name string) (Owner, uint64, bool, error) {
+	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Owner{}, 0, false, nil
 	}
@@ -111,9 +129,16 @@ func (c *Conn) OwnerOf(ctx context.Context, room string) (Owner, uint64, bool, e
 	}
 	var o Owner
 	if err := json.Unmarshal(e.Value(), &o); err != nil {
-		return Owner{}, 0, false, fmt.Errorf("cluster: lease of %s: %w", room, err)
+		return Owner{}, 0, false, fmt.Errorf("cluster: lease of %s: %w", name, err)
 	}
 	return o, e.Revision(), true, nil
+}
+
+// renewalsMissed reports whether a lease or heartbeat last seen written at at has missed its
+// renewals for 1.5 TTL (they come every TTL/3): its writer is gone even if the expiry has not
+// reached this watcher yet.
+func renewalsMissed(at, now time.Time, ttl time.Duration) bool {
+	return now.Sub(at) > ttl*3/2
 }
 
 // isWrongLast is JetStream's "wrong last sequence" (10071): a conditional write lost its race.

@@ -2,12 +2,9 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // RoleWebhooks is the role of the node that sends the webhooks. One node at a time: each
@@ -38,22 +35,19 @@ func (c *Conn) ClaimRole(ctx context.Context, role string, wait time.Duration) (
 			return l, err
 		}
 		holder := ""
-		if e, err := c.roles.Get(ctx, key); err == nil {
-			var o Owner
-			if json.Unmarshal(e.Value(), &o) == nil {
-				holder = o.Node
-			}
-			if holder == c.cfg.NodeID {
-				val, _ := json.Marshal(Owner{Node: c.cfg.NodeID, Since: time.Now().UTC()})
-				sent := time.Now()
-				if rev, err := c.roles.Update(ctx, key, val, e.Revision()); err == nil {
-					c.log.Info("cluster: took back this node's own hold of a role, left by its previous run", "role", role)
-					return &Lease{Room: role, ID: rev, kv: c.roles, key: key, rev: rev, renewed: sent, value: val}, nil
-				}
+		o, rev, ok, err := readOwner(ctx, c.roles, key, role)
+		switch {
+		case err == nil && !ok:
+			continue // gone meanwhile
+		case err == nil && o.Node == c.cfg.NodeID:
+			l, err := c.write(c.roles, key, role, func(val []byte) (uint64, error) { return c.roles.Update(ctx, key, val, rev) })
+			if err != nil {
 				continue // it changed meanwhile: look again
 			}
-		} else if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // gone meanwhile
+			c.log.Info("cluster: took back this node's own hold of a role, left by its previous run", "role", role)
+			return l, nil
+		case err == nil:
+			holder = o.Node
 		}
 		if !time.Now().Before(deadline) {
 			return nil, &RoleHeldError{Role: role, Node: holder, TTL: c.cfg.LeaseTTL}
@@ -111,16 +105,6 @@ func (c *Conn) HoldRole(ctx context.Context, l *Lease, lost func(holder string))
 
 // RoleHolder is the node that holds role now ("" when none).
 func (c *Conn) RoleHolder(ctx context.Context, role string) (string, error) {
-	e, err := c.roles.Get(ctx, "role."+role)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	var o Owner
-	if err := json.Unmarshal(e.Value(), &o); err != nil {
-		return "", fmt.Errorf("cluster: role %s: %w", role, err)
-	}
-	return o.Node, nil
+	o, _, _, err := readOwner(ctx, c.roles, "role."+role, role)
+	return o.Node, err
 }

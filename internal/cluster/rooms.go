@@ -118,7 +118,7 @@ func (rs *Rooms) onState(e jetstream.KeyValueEntry) {
 // even if the expiry has not reached us yet (after a kill -9 that took 10-15 s).
 func (rs *Rooms) staleLocked(r string) bool {
 	at, ok := rs.seen[r]
-	return ok && rs.ttl > 0 && time.Since(at) > rs.ttl*3/2
+	return ok && rs.ttl > 0 && renewalsMissed(at, time.Now(), rs.ttl)
 }
 
 // statusLocked merges the room's desire, lease and last written state.
