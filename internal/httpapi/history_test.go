@@ -65,23 +65,34 @@ func contiguous(seqs []uint64) bool {
 	return true
 }
 
+// watchThenLeave has a client watch room while 5 chats arrive, then leave; it returns the last
+// event's position, as a client that comes back would resume from it.
+func (s *stack) watchThenLeave(t *testing.T, room string) (uint64, string) {
+	t.Helper()
+	first := s.dial("/v1/ws?rooms=" + room)
+	for i := range 5 {
+		s.fake.Inject(room, webcast.MethodChat, chatMsg(i, fmt.Sprint("before ", i)))
+	}
+	first.await(t, "chat", room, map[string]any{"comment": "before 4"})
+	evs := first.events()
+	last := evs[len(evs)-1]
+	var seq uint64
+	fmt.Sscan(fmt.Sprint(last["seq"]), &seq)
+	epoch := last["epoch"].(string)
+	first.Conn.CloseNow()
+	<-first.Done()
+	testutil.Eventually(t, wait, func() bool { return s.hub.Count("") == 0 }, "the first client is still subscribed")
+	return seq, epoch
+}
+
 // TestServer_ResumeWebSocket: a client that drops and comes back with since/epoch gets every event
 // it missed, then live ones, with no gap and no duplicate; a stale epoch says recovered: false.
 func TestServer_ResumeWebSocket(t *testing.T) {
 	leakcheck.Check(t)
 	s := newStack(t, stackOptions{})
 	s.connect("hosta")
-	first := s.dial("/v1/ws?rooms=hosta")
-	for i := range 5 {
-		s.fake.Inject("hosta", webcast.MethodChat, chatMsg(i, fmt.Sprint("before ", i)))
-	}
-	first.await(t, "chat", "hosta", map[string]any{"comment": "before 4"})
-	evs := first.events()
-	last := evs[len(evs)-1]
-	lastSeq, epoch := fmt.Sprint(last["seq"]), last["epoch"].(string)
-	first.Conn.CloseNow()
-	<-first.Done()
-	testutil.Eventually(t, wait, func() bool { return s.hub.Count("") == 0 }, "the first client is still subscribed")
+	seq, epoch := s.watchThenLeave(t, "hosta")
+	lastSeq := fmt.Sprint(seq)
 
 	// Missed while away.
 	for i := range 20 {
@@ -140,18 +151,7 @@ func TestServer_ResumeCatchUp(t *testing.T) {
 			leakcheck.Check(t)
 			s := newStackWith(t, stackOptions{}, stackHooks{config: func(c *Config) { c.ResumeCatchUp = tt.catchUp }})
 			s.connect("hosta")
-			first := s.dial("/v1/ws?rooms=hosta")
-			for i := range 5 {
-				s.fake.Inject("hosta", webcast.MethodChat, chatMsg(i, fmt.Sprint("before ", i)))
-			}
-			first.await(t, "chat", "hosta", map[string]any{"comment": "before 4"})
-			evs := first.events()
-			last := evs[len(evs)-1]
-			var lastSeq uint64
-			fmt.Sscan(fmt.Sprint(last["seq"]), &lastSeq)
-			epoch := last["epoch"].(string)
-			first.Conn.CloseNow()
-			<-first.Done()
+			lastSeq, epoch := s.watchThenLeave(t, "hosta")
 
 			since := lastSeq + tt.ahead
 			back := s.dial(fmt.Sprintf("/v1/ws?rooms=hosta&since=%d&epoch=%s", since, epoch))
